@@ -1,0 +1,113 @@
+// buildApp(config): the composition root. Plugins, services, HTTP routes and socket handlers; never listens.
+import rateLimit from '@fastify/rate-limit'
+import multipart from '@fastify/multipart'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.ts'
+import { newApiToken } from './lib/secrets.ts'
+import { authRoutes } from './modules/auth/auth.routes.ts'
+import { AuthService } from './modules/auth/auth.service.ts'
+import { getOrCreateSetting } from './modules/media/media.repository.ts'
+import { mediaRoutes } from './modules/media/media.routes.ts'
+import { MediaService } from './modules/media/media.service.ts'
+import { MediaStore } from './modules/media/media.store.ts'
+import { sosEventHandlers } from './modules/sos/sos.events.ts'
+import { sosRoutes } from './modules/sos/sos.routes.ts'
+import { SOS_SHARED_SCHEMAS } from './modules/sos/sos.schemas.ts'
+import { SosService } from './modules/sos/sos.service.ts'
+import { unitEventHandlers } from './modules/units/units.events.ts'
+import { UnitsService } from './modules/units/units.service.ts'
+import authPlugin from './plugins/auth.ts'
+import dbPlugin from './plugins/db.ts'
+import docsPlugin from './plugins/docs.ts'
+import errorHandler from './plugins/error-handler.ts'
+import realtimePlugin from './plugins/realtime.ts'
+import securityPlugin from './plugins/security.ts'
+import { opsRoutes } from './modules/ops/ops.routes.ts'
+import { RealtimePublisher } from './realtime/publisher.ts'
+
+export interface BuildOptions {
+  /** A pino destination stream or logger options (tests capture logs through this). */
+  logger?: FastifyServerOptions['logger']
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: { auth: AuthService; sos: SosService; media: MediaService; units: UnitsService; publisher: RealtimePublisher }
+  }
+}
+
+/** Log lines never carry credentials: no Authorization/X-SOS-Token headers, no query strings (signed links). */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-sos-token"]', 'req.headers.cookie']
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: LOG_REDACT,
+      serializers: {
+        req: (req) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
+      },
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: config.trustProxy,
+    bodyLimit: 256 * 1024,
+    // Requests are validated by the services (DRF semantics and messages, shared with the socket
+    // handlers); route schemas document the API and serialize the responses.
+    schemaErrorFormatter: (errors) => new Error(errors.map((e) => e.message).join('; ')),
+  })
+  app.setValidatorCompiler(() => () => true)
+
+  // DRF also accepts form posts; the original's browsable API sent them.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+
+  if (config.legacyOpenAccess) {
+    app.log.warn(
+      '!!! LEGACY_OPEN_ACCESS=true: the original open access rules are ON. Anyone can join every channel, ' +
+        'read live victim locations and update any SOS by id. Use only for the unmodified legacy clients. !!!',
+    )
+  }
+
+  await app.register(errorHandler)
+  await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
+  await app.register(rateLimit, { global: false })
+  await app.register(multipart, {
+    throwFileSizeLimit: false,
+    limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
+  })
+
+  const publisher = new RealtimePublisher()
+  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost })
+  // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
+  const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
+  const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
+  const sos = new SosService({ db: app.db, publisher, images: store, historyReplayLimit: config.historyReplayLimit })
+  const media = new MediaService({ db: app.db, store, sos, maxBytes: config.imageMaxBytes })
+  const units = new UnitsService({ db: app.db, publisher })
+  app.decorate('services', { auth, sos, media, units, publisher })
+
+  await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })
+  await app.register(realtimePlugin, {
+    publisher,
+    verify: (token) => auth.authenticate(token),
+    handlers: {
+      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: 50, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute }),
+      ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
+    },
+    corsOrigins: config.corsOrigins,
+    redisUrl: config.redisUrl,
+    legacy: config.legacyOpenAccess,
+    eventsPerSecond: 50,
+  })
+  await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
+
+  // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
+  for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
+  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute })
+  await app.register(sosRoutes, { sos, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute, publicUrl: config.publicUrl })
+  await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
+  await app.register(opsRoutes)
+  return app
+}

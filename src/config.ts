@@ -1,0 +1,119 @@
+// The one place that reads the environment: every setting, its default, its validation, and why.
+import path from 'node:path'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  /** REST API port (the original's 8000). */
+  port: number
+  /** Socket.IO port (the original's 8001). */
+  socketPort: number
+  /** Bind address for both servers. */
+  host: string
+  /** `sqlite:<file>`, a bare file path, `sqlite::memory:`, or `postgres://…`. */
+  databaseUrl: string
+  /** Socket.IO Redis adapter; undefined means the in-memory adapter (one process). */
+  redisUrl: string | undefined
+  /** Where uploaded images are stored. */
+  mediaRoot: string
+  /** Restore the original's open access rules (for the unmodified legacy clients). */
+  legacyOpenAccess: boolean
+  corsOrigins: string[]
+  logLevel: LogLevel
+  /** Absolute base URL used in `image_url`; undefined means derived from the request's Host. */
+  publicUrl: string | undefined
+  /** HMAC key for signed media links; undefined means a random key kept in the database. */
+  mediaSigningKey: string | undefined
+  /** How long a signed `image_url` stays valid. */
+  mediaUrlTtlSeconds: number
+  /** Largest accepted image, in bytes. */
+  imageMaxBytes: number
+  /** Most images in one upload request. */
+  imageMaxFiles: number
+  /** Login attempts allowed per client IP per minute. */
+  loginRateLimitPerMinute: number
+  /** Anonymous SOS creations allowed per client IP per minute (REST and socket together count separately). */
+  sosCreateRateLimitPerMinute: number
+  /** Trust X-Forwarded-* headers (set when behind a load balancer). */
+  trustProxy: boolean
+  /** scrypt cost as log2(N); 17 follows OWASP's recommendation (128 MiB, ~0.3 s). */
+  passwordHashCost: number
+  /** Most stored points replayed to a client joining an SOS room (newest kept). */
+  historyReplayLimit: number
+  /** Migrate the schema automatically at start. */
+  autoMigrate: boolean
+}
+
+type Env = Record<string, string | undefined>
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const DEFAULT_CORS = ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:5173', 'http://127.0.0.1:5173']
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim()
+  return raw ? raw : undefined
+}
+
+/**
+ * Builds the configuration. Precedence: `overrides` (tests, CLI flags) over the environment
+ * over the defaults. Throws ConfigError with a readable message on any invalid value.
+ */
+export function createConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+
+  const databaseUrl = optional(env, 'DATABASE_URL') ?? `sqlite:${path.join('data', 'naarikavach.sqlite3')}`
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl) && !databaseUrl.endsWith('.sqlite3') && !databaseUrl.endsWith('.db')) {
+    throw new ConfigError('DATABASE_URL must start with sqlite: or postgres://')
+  }
+  const redisUrl = optional(env, 'REDIS_URL')
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://')
+  const publicUrl = optional(env, 'PUBLIC_URL')?.replace(/\/+$/, '')
+  if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError('PUBLIC_URL must start with http:// or https://')
+  const mediaSigningKey = optional(env, 'MEDIA_SIGNING_KEY')
+  if (mediaSigningKey && mediaSigningKey.length < 32) throw new ConfigError('MEDIA_SIGNING_KEY must be at least 32 characters')
+
+  const config: Config = {
+    port: int(env, 'PORT', 8000, 0, 65535),
+    socketPort: int(env, 'SOCKET_PORT', 8001, 0, 65535),
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    redisUrl,
+    mediaRoot: path.resolve(optional(env, 'MEDIA_ROOT') ?? path.join('data', 'media')),
+    legacyOpenAccess: bool(env, 'LEGACY_OPEN_ACCESS', false),
+    corsOrigins: (optional(env, 'CORS_ORIGINS')?.split(',').map((s) => s.trim()).filter(Boolean)) ?? DEFAULT_CORS,
+    logLevel,
+    publicUrl,
+    mediaSigningKey,
+    mediaUrlTtlSeconds: int(env, 'MEDIA_URL_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
+    imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
+    loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
+    sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),
+    historyReplayLimit: int(env, 'HISTORY_REPLAY_LIMIT', 1000, 1, 100_000),
+    autoMigrate: bool(env, 'AUTO_MIGRATE', true),
+    ...overrides,
+  }
+  return config
+}

@@ -1,0 +1,52 @@
+// The only place that branches on SQLite vs PostgreSQL: turns DATABASE_URL into a Kysely instance.
+import fs from 'node:fs'
+import path from 'node:path'
+import SQLite from 'better-sqlite3'
+import pg from 'pg'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import type { Database } from './schema.ts'
+
+export type DialectName = 'sqlite' | 'postgres'
+
+export interface DatabaseHandle {
+  db: Kysely<Database>
+  dialect: DialectName
+  /** A human-readable description without credentials, for logs. */
+  description: string
+}
+
+/** `sqlite:path`, `sqlite::memory:`, a bare `*.sqlite3` path, or `postgres://…`. */
+export function sqliteFileFromUrl(url: string): string | null {
+  if (/^postgres(ql)?:\/\//.test(url)) return null
+  const file = url.replace(/^sqlite:(\/\/)?/, '')
+  return file === ':memory:' || file === '' ? ':memory:' : file
+}
+
+export function openDatabase(url: string): DatabaseHandle {
+  const file = sqliteFileFromUrl(url)
+  if (file === null) {
+    // pg returns BIGINT (count(*), bigserial) as text by default; our ids and counts fit a JS number.
+    pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+    const pool = new pg.Pool({ connectionString: url, max: 20 })
+    const safe = new URL(url)
+    safe.password = ''
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      description: `postgres ${safe.host}${safe.pathname}`,
+    }
+  }
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+  const sqlite = new SQLite(file)
+  // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL on every commit so
+  // a 2xx really is on disk (NORMAL would lose the last commits on power loss).
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    dialect: 'sqlite',
+    description: `sqlite ${file === ':memory:' ? ':memory:' : path.resolve(file)}`,
+  }
+}

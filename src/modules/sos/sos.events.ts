@@ -1,0 +1,94 @@
+// Socket handlers for SOS: staff channels, SOS rooms with history replay, and socket-side create/update.
+import { AppError, errors } from '../../errors.ts'
+import { FixedWindowLimiter } from '../../lib/rate-window.ts'
+import { ROOMS, type ClientEventName, type ResponseEvent } from '../../realtime/contract.ts'
+import { payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
+import { isStaff } from '../auth/auth.service.ts'
+import type { Actor } from './sos.policy.ts'
+import { sosPolicy } from './sos.policy.ts'
+import type { SosService } from './sos.service.ts'
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface SosEventOptions {
+  sos: SosService
+  legacy: boolean
+  /** Most SOS rooms one socket may be in at once. */
+  maxRoomsPerSocket: number
+  sosCreateRateLimitPerMinute: number
+}
+
+export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<string, unknown>): Actor {
+  const token = payload?.sos_token
+  return { user: socket.data.user, sosToken: typeof token === 'string' ? token : null, legacy }
+}
+
+/** Joins a staff-only channel (legacy: anyone). */
+function staffChannel(channel: string, legacy: boolean): EventHandler {
+  return async (socket) => {
+    if (!legacy && !isStaff(socket.data.user)) throw socket.data.user ? errors.forbidden() : errors.notAuthenticated()
+    await socket.join(channel)
+    const joined = { channel, message: `Joined ${channel}` }
+    socket.emit('room_joined', joined)
+    return joined
+  }
+}
+
+/** Runs a socket-side create/update and also answers on its `<event>_response` event, as the original did. */
+function withResponseEvent(event: 'create_sos_response' | 'update_location_response', run: EventHandler): EventHandler {
+  return async (socket, payload) => {
+    try {
+      const data = await run(socket, payload)
+      socket.emit(event, { success: true, data } satisfies ResponseEvent)
+      return data
+    } catch (error) {
+      const known = error instanceof AppError ? error.toSocketError() : { code: 'internal_error', message: 'A server error occurred.' }
+      socket.emit(event, { success: false, error: known.message, code: known.code, fields: known.fields } satisfies ResponseEvent)
+      throw error
+    }
+  }
+}
+
+export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEventName, EventHandler>> {
+  const { sos, legacy } = opts
+  const anonymousCreates = new FixedWindowLimiter(opts.sosCreateRateLimitPerMinute, 60_000)
+
+  return {
+    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy),
+    join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy),
+
+    join_sos_room: async (socket, raw) => {
+      const payload = payloadObject(raw, 'room_id')
+      const roomId = payload.room_id
+      if (typeof roomId !== 'string' || roomId === '') throw new AppError(400, 'validation_error', 'room_id is required.', { room_id: ['This field is required.'] })
+      if (!UUID_RE.test(roomId)) throw new AppError(404, 'not_found', 'SOS room not found.')
+      const row = await sos.findByRoomId(roomId.toLowerCase())
+      if (!row) throw new AppError(404, 'not_found', 'SOS room not found.')
+      const actor = actorOf(socket, legacy, payload)
+      if (!sosPolicy.joinRoom(actor, row)) throw actor.user || actor.sosToken ? errors.forbidden() : errors.notAuthenticated()
+      const room = ROOMS.sos(row.room_id)
+      if (!socket.data.joinedRooms.has(room) && socket.data.joinedRooms.size >= opts.maxRoomsPerSocket) {
+        throw new AppError(429, 'too_many_rooms', `A connection may watch at most ${opts.maxRoomsPerSocket} SOS rooms.`)
+      }
+      // Join before reading history, so no update can fall between the two (a client may see one twice).
+      await socket.join(room)
+      socket.data.joinedRooms.add(room)
+      const joined = { room_id: row.room_id, message: `Joined SOS room ${row.room_id}` }
+      socket.emit('room_joined', joined)
+      const history = await sos.history(row)
+      socket.emit('location_history', history)
+      return { ...joined, sos_id: row.id, status: row.status, history_count: history.updates.length }
+    },
+
+    create_sos: withResponseEvent('create_sos_response', async (socket, raw) => {
+      const actor = actorOf(socket, legacy)
+      if (!actor.user && !anonymousCreates.hit(socket.handshake.address)) throw errors.tooManyRequests()
+      return sos.create(payloadObject(raw), actor)
+    }),
+
+    update_location: withResponseEvent('update_location_response', async (socket, raw) => {
+      const payload = payloadObject(raw)
+      return sos.updateLocation(payload, actorOf(socket, legacy, payload))
+    }),
+  }
+}

@@ -1,0 +1,97 @@
+// SQL for SOS requests and their children. Every function takes the Kysely instance or a transaction first.
+import type { Kysely } from 'kysely'
+import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
+
+type Db = Kysely<Database>
+
+export const OPEN_STATUSES: SosStatus[] = ['active', 'acknowledged', 'dispatched']
+
+export function insertSos(db: Db, sos: NewSos): Promise<SosRow> {
+  return db.insertInto('sos_requests').values(sos).returningAll().executeTakeFirstOrThrow()
+}
+
+export function findSosById(db: Db, id: number): Promise<SosRow | undefined> {
+  return db.selectFrom('sos_requests').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export function findSosByRoomId(db: Db, roomId: string): Promise<SosRow | undefined> {
+  return db.selectFrom('sos_requests').selectAll().where('room_id', '=', roomId).executeTakeFirst()
+}
+
+/** Newest first; `userId` limits the list to one owner's SOS. */
+export function listSos(db: Db, filter: { userId?: number } = {}): Promise<SosRow[]> {
+  let query = db.selectFrom('sos_requests').selectAll()
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute()
+}
+
+export function locationsFor(db: Db, sosIds: number[]): Promise<LocationRow[]> {
+  if (sosIds.length === 0) return Promise.resolve([])
+  return db
+    .selectFrom('location_updates')
+    .selectAll()
+    .where('sos_request_id', 'in', sosIds)
+    .orderBy('sos_request_id')
+    .orderBy('timestamp')
+    .orderBy('id')
+    .execute()
+}
+
+export function assignmentsFor(db: Db, sosIds: number[]): Promise<AssignmentRow[]> {
+  if (sosIds.length === 0) return Promise.resolve([])
+  return db.selectFrom('officer_assignments').selectAll().where('sos_request_id', 'in', sosIds).orderBy('id').execute()
+}
+
+export function imagesFor(db: Db, sosIds: number[]): Promise<ImageRow[]> {
+  if (sosIds.length === 0) return Promise.resolve([])
+  return db.selectFrom('sos_images').selectAll().where('sos_request_id', 'in', sosIds).orderBy('uploaded_at', 'desc').orderBy('id', 'desc').execute()
+}
+
+/** The newest `limit` points of one SOS, returned oldest first, and whether older ones were left out. */
+export async function recentLocations(db: Db, sosId: number, limit: number): Promise<{ rows: LocationRow[]; truncated: boolean }> {
+  const rows = await db
+    .selectFrom('location_updates')
+    .selectAll()
+    .where('sos_request_id', '=', sosId)
+    .orderBy('timestamp', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute()
+  const truncated = rows.length > limit
+  return { rows: rows.slice(0, limit).reverse(), truncated }
+}
+
+export async function insertLocation(db: Db, sosId: number, latitude: number, longitude: number, timestamp: string): Promise<LocationRow> {
+  return db
+    .insertInto('location_updates')
+    .values({ sos_request_id: sosId, latitude, longitude, timestamp })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export function insertAssignment(db: Db, row: Omit<AssignmentRow, 'id'>): Promise<AssignmentRow> {
+  return db.insertInto('officer_assignments').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+/**
+ * Updates an SOS only while its status is one of `fromStatuses`. The condition lives in the UPDATE
+ * itself, so two racing writers cannot both move the same SOS (it also takes the row lock on PostgreSQL).
+ */
+export async function updateSosIfStatus(db: Db, id: number, fromStatuses: SosStatus[], changes: SosUpdate): Promise<SosRow | undefined> {
+  return db
+    .updateTable('sos_requests')
+    .set(changes)
+    .where('id', '=', id)
+    .where('status', 'in', fromStatuses)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+export function updateSos(db: Db, id: number, changes: SosUpdate): Promise<SosRow | undefined> {
+  return db.updateTable('sos_requests').set(changes).where('id', '=', id).returningAll().executeTakeFirst()
+}
+
+export async function deleteSos(db: Db, id: number): Promise<boolean> {
+  const result = await db.deleteFrom('sos_requests').where('id', '=', id).executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}

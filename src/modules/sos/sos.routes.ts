@@ -1,0 +1,158 @@
+// HTTP routes for SOS requests: the original's paths (with and without trailing slash) plus cancel/acknowledge.
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AppError, errors } from '../../errors.ts'
+import { parseId } from '../../lib/fields.ts'
+import { TOKEN_OR_SOS_SECURITY, TOKEN_SECURITY, OPTIONAL_TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
+import * as s from './sos.schemas.ts'
+import type { RequestContext, SosService } from './sos.service.ts'
+
+export interface SosRouteOptions {
+  sos: SosService
+  sosCreateRateLimitPerMinute: number
+  publicUrl: string | undefined
+}
+
+export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
+  const { sos } = opts
+
+  const ctx = (request: FastifyRequest): RequestContext => ({
+    actor: request.actor,
+    baseUrl: opts.publicUrl ?? `${request.protocol}://${request.host}`,
+  })
+  const idOf = (request: FastifyRequest, notFound: AppError = errors.notFound()): number => {
+    const id = parseId((request.params as { id?: string }).id)
+    if (id === undefined) throw notFound
+    return id
+  }
+
+  const createRoute = {
+    // Anonymous callers only (a signed-in account is accountable); the limit is per client IP and
+    // generous, because one phone in danger must never be refused. See README "Abuse control".
+    config: {
+      rateLimit: {
+        max: opts.sosCreateRateLimitPerMinute,
+        timeWindow: '1 minute',
+        hook: 'preHandler' as const,
+        allowList: (request: FastifyRequest) => !!request.actor?.user,
+      },
+    },
+    schema: {
+      tags: ['sos'],
+      summary: 'Raise an SOS (anonymous allowed). Returns the sos_token for this device.',
+      security: OPTIONAL_TOKEN_SECURITY,
+      body: s.CreateSosBody,
+      response: withErrors({ 201: s.CreateSosResponse }, [400, 401]),
+    },
+    handler: async (request: FastifyRequest, reply: import('fastify').FastifyReply) =>
+      reply.code(201).send(await sos.create(request.body, request.actor)),
+  }
+  app.post('/api/create-sos/', createRoute)
+  app.post('/api/sos/', { ...createRoute, schema: { ...createRoute.schema, summary: 'Same as /api/create-sos/ (the original router also created here)' } })
+
+  app.get('/api/sos/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'List SOS, newest first: all for staff, a citizen\'s own for a citizen',
+      security: TOKEN_SECURITY,
+      response: withErrors({ 200: Type.Array(Type.Ref(s.Sos)) }, [401]),
+    },
+    handler: async (request) => sos.list(ctx(request)),
+  })
+
+  app.get('/api/sos/:id/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'One SOS: staff, its owner, or the holder of its SOS token',
+      security: TOKEN_OR_SOS_SECURITY,
+      params: s.SosIdParams,
+      response: withErrors({ 200: Type.Ref(s.Sos) }, [401, 403, 404]),
+    },
+    handler: async (request) => sos.get(idOf(request), ctx(request)),
+  })
+
+  for (const method of ['PUT', 'PATCH'] as const) {
+    app.route({
+      method,
+      url: '/api/sos/:id/',
+      schema: {
+        tags: ['sos'],
+        summary: `${method === 'PUT' ? 'Replace' : 'Change'} an SOS's fields (admin)`,
+        security: TOKEN_SECURITY,
+        params: s.SosIdParams,
+        body: s.AdminSosBody,
+        response: withErrors({ 200: Type.Ref(s.Sos) }),
+      },
+      handler: async (request) => sos.adminUpdate(idOf(request), request.body, method === 'PATCH', ctx(request)),
+    })
+  }
+
+  app.delete('/api/sos/:id/', {
+    schema: { tags: ['sos'], summary: 'Delete an SOS and its data (admin)', security: TOKEN_SECURITY, params: s.SosIdParams, response: withErrors({ 204: Type.Null() }, [401, 403, 404]) },
+    handler: async (request, reply) => {
+      await sos.adminDelete(idOf(request), ctx(request))
+      return reply.code(204).send()
+    },
+  })
+
+  app.post('/api/update-location/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'Add a location point to an open SOS (victim device with its SOS token, owner, or staff)',
+      security: TOKEN_OR_SOS_SECURITY,
+      body: s.UpdateLocationBody,
+      response: withErrors({ 201: s.UpdateLocationResponse }, [400, 401, 403, 409]),
+    },
+    handler: async (request, reply) => reply.code(201).send(await sos.updateLocation(request.body, request.actor)),
+  })
+
+  app.post('/api/assign-officer/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'Dispatch a unit to an SOS (dispatcher/admin; an officer only their own unit)',
+      security: TOKEN_SECURITY,
+      body: s.AssignOfficerBody,
+      response: withErrors({ 201: s.AssignOfficerResponse }, [400, 401, 403, 409]),
+    },
+    handler: async (request, reply) => reply.code(201).send(await sos.assignOfficer(request.body, request.actor)),
+  })
+
+  app.post('/api/resolve-sos/:id/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'Mark an SOS resolved (the dispatched unit\'s officers, dispatcher, admin)',
+      security: TOKEN_SECURITY,
+      params: s.SosIdParams,
+      response: withErrors({ 200: s.SosActionResponse }, [401, 403, 404, 409]),
+    },
+    handler: async (request) => sos.resolve(idOf(request, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' })), ctx(request)),
+  })
+
+  app.post('/api/sos/:id/cancel/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'Cancel an SOS as a false alarm (victim device with its SOS token, owner, dispatcher, admin)',
+      security: TOKEN_OR_SOS_SECURITY,
+      params: s.SosIdParams,
+      body: Type.Optional(s.CancelBody),
+      response: withErrors({ 200: s.SosActionResponse }, [401, 403, 404, 409]),
+    },
+    handler: async (request) => sos.cancel(idOf(request), request.body, ctx(request)),
+  })
+
+  app.post('/api/sos/:id/acknowledge/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'Acknowledge an active SOS (staff)',
+      security: TOKEN_SECURITY,
+      params: s.SosIdParams,
+      response: withErrors({ 200: s.SosActionResponse }, [401, 403, 404, 409]),
+    },
+    handler: async (request) => sos.acknowledge(idOf(request), ctx(request)),
+  })
+
+  app.get('/api/get-all-sos/', {
+    schema: { tags: ['sos'], summary: 'Every SOS with a count (staff)', security: TOKEN_SECURITY, response: withErrors({ 200: s.GetAllResponse }, [401, 403]) },
+    handler: async (request) => sos.getAll(ctx(request)),
+  })
+}

@@ -1,0 +1,111 @@
+// TypeBox schemas of the SOS endpoints: request bodies as documented, and every success response.
+import { Type } from '@sinclair/typebox'
+import { Id, Timestamp } from '../../lib/schemas.ts'
+
+const Latitude = Type.Number({ minimum: -90, maximum: 90, description: 'Degrees, finite, in [-90, 90]; numeric strings accepted' })
+const Longitude = Type.Number({ minimum: -180, maximum: 180, description: 'Degrees, finite, in [-180, 180]; numeric strings accepted' })
+const SosToken = Type.String({ description: 'The SOS token from create-sos (or send it as the X-SOS-Token header)' })
+
+export const SosStatus = Type.Union(
+  ['active', 'acknowledged', 'dispatched', 'resolved', 'cancelled'].map((s) => Type.Literal(s)),
+  { description: 'Lifecycle: active → acknowledged → dispatched → resolved | cancelled' },
+)
+
+export const LocationUpdate = Type.Object({
+  id: Id,
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  latitude: Type.Number(),
+  longitude: Type.Number(),
+  timestamp: Timestamp,
+}, { $id: 'LocationUpdate' })
+
+export const OfficerAssignment = Type.Object({
+  id: Id,
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  officer_name: Type.String(),
+  unit_number: Type.String(),
+  assigned_at: Timestamp,
+}, { $id: 'OfficerAssignment' })
+
+export const SosImage = Type.Object({
+  id: Id,
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  image: Type.String({ description: 'Media path, e.g. /media/sos_images/<uuid>.jpg' }),
+  image_url: Type.String({ description: 'Absolute URL; in secure mode a signed link that expires' }),
+  description: Type.String(),
+  uploaded_at: Timestamp,
+}, { $id: 'SosImage' })
+
+export const Sos = Type.Object({
+  id: Id,
+  user: Type.Union([Type.Integer(), Type.Null()], { description: 'Owner account id; null for an anonymous SOS' }),
+  name: Type.String(),
+  sos_type: Type.Integer({ description: '0 Emergency, 1 Alert' }),
+  status_flag: Type.Integer({ description: '0 open, 1 closed (resolved or cancelled)' }),
+  status: SosStatus,
+  initial_latitude: Type.Number(),
+  initial_longitude: Type.Number(),
+  unit_number_dispatched: Type.Union([Type.String(), Type.Null()]),
+  acknowledged_flag: Type.Integer({ description: '0/1' }),
+  room_id: Type.String({ description: 'Random UUID naming the SOS\'s Socket.IO room' }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  location_updates: Type.Array(Type.Ref(LocationUpdate)),
+  officer_assignments: Type.Array(Type.Ref(OfficerAssignment)),
+  images: Type.Array(Type.Ref(SosImage)),
+}, { $id: 'Sos' })
+
+export const CreateSosBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 255, description: 'Who needs help' }),
+  sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
+  initial_latitude: Latitude,
+  initial_longitude: Longitude,
+})
+
+export const CreateSosResponse = Type.Object({
+  status: Type.Literal('success'),
+  message: Type.String(),
+  sos_id: Id,
+  room_id: Type.String(),
+  sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
+})
+
+export const UpdateLocationBody = Type.Object({
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  latitude: Latitude,
+  longitude: Longitude,
+  sos_token: Type.Optional(SosToken),
+})
+
+export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
+
+export const AssignOfficerBody = Type.Object({
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  officer_name: Type.String({ minLength: 1, maxLength: 255 }),
+  unit_number: Type.String({ pattern: '^[A-Za-z0-9_-]{1,50}$' }),
+})
+
+export const AssignOfficerResponse = Type.Object({ status: Type.String(), officer: Type.Ref(OfficerAssignment) })
+
+export const SosActionResponse = Type.Object({ status: Type.String(), sos: Type.Ref(Sos) })
+
+export const CancelBody = Type.Object({ sos_token: Type.Optional(SosToken) })
+
+export const GetAllResponse = Type.Object({
+  status: Type.Literal('success'),
+  message: Type.String(),
+  count: Type.Integer(),
+  data: Type.Array(Type.Ref(Sos)),
+})
+
+export const AdminSosBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  sos_type: Type.Optional(Type.Integer({ enum: [0, 1] })),
+  initial_latitude: Type.Optional(Latitude),
+  initial_longitude: Type.Optional(Longitude),
+  unit_number_dispatched: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+})
+
+export const SosIdParams = Type.Object({ id: Type.String({ description: 'SOS id' }) })
+
+export const SOS_SHARED_SCHEMAS = [LocationUpdate, OfficerAssignment, SosImage, Sos]

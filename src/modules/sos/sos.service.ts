@@ -1,0 +1,371 @@
+// SOS rules: creation, reads, location updates, dispatch and closing. Owns the transactions and
+// publishes each change only after its commit.
+import crypto from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow, SosStatus } from '../../db/schema.ts'
+import { AppError, errors } from '../../errors.ts'
+import { asObject, FieldReader } from '../../lib/fields.ts'
+import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
+import { nowIso } from '../../lib/time.ts'
+import type { LocationPoint } from '../../realtime/contract.ts'
+import type { RealtimePublisher } from '../../realtime/publisher.ts'
+import * as repo from './sos.repository.ts'
+import { sosPolicy, type Actor } from './sos.policy.ts'
+
+export interface LocationDto {
+  id: number
+  sos_request: number
+  latitude: number
+  longitude: number
+  timestamp: string
+}
+
+export interface AssignmentDto {
+  id: number
+  sos_request: number
+  officer_name: string
+  unit_number: string
+  assigned_at: string
+}
+
+export interface ImageDto {
+  id: number
+  sos_request: number
+  image: string
+  image_url: string
+  description: string
+  uploaded_at: string
+}
+
+export interface SosDto {
+  id: number
+  user: number | null
+  name: string
+  sos_type: number
+  status_flag: number
+  status: SosStatus
+  initial_latitude: number
+  initial_longitude: number
+  unit_number_dispatched: string | null
+  acknowledged_flag: number
+  room_id: string
+  created_at: string
+  updated_at: string
+  location_updates: LocationDto[]
+  officer_assignments: AssignmentDto[]
+  images: ImageDto[]
+}
+
+/** Turns a stored media path into the links a reader gets (signed in secure mode). */
+export interface ImageLinks {
+  describe(row: ImageRow, baseUrl: string): ImageDto
+  remove(paths: string[]): Promise<void>
+}
+
+/** Who is asking, and the absolute base URL for links in the answer. */
+export interface RequestContext {
+  actor: Actor
+  baseUrl: string
+}
+
+const COORDS = { latitude: { min: -90, max: 90 }, longitude: { min: -180, max: 180 } }
+const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
+
+export const toLocationDto = (row: LocationRow): LocationDto => ({
+  id: row.id,
+  sos_request: row.sos_request_id,
+  latitude: row.latitude,
+  longitude: row.longitude,
+  timestamp: row.timestamp,
+})
+
+export const toAssignmentDto = (row: AssignmentRow): AssignmentDto => ({
+  id: row.id,
+  sos_request: row.sos_request_id,
+  officer_name: row.officer_name,
+  unit_number: row.unit_number,
+  assigned_at: row.assigned_at,
+})
+
+export const toPoint = (row: LocationRow): LocationPoint => ({
+  sos_id: row.sos_request_id,
+  latitude: row.latitude,
+  longitude: row.longitude,
+  timestamp: row.timestamp,
+})
+
+export function readUnitNumber(fields: FieldReader, field: string): string | undefined {
+  const unit = fields.string(field, { max: 50 })
+  if (unit !== undefined && !UNIT_RE.test(unit)) return fields.fail(field, 'Use 1–50 letters, digits, "-" or "_".')
+  return unit
+}
+
+/** Refusal for an actor: 401 when nothing identifies them, 403 otherwise (as DRF decides). */
+export function refuse(actor: Actor): AppError {
+  return actor.user || actor.sosToken ? errors.forbidden() : errors.notAuthenticated()
+}
+
+export class SosService {
+  private readonly db: Kysely<Database>
+  private readonly publisher: RealtimePublisher
+  private readonly images: ImageLinks
+  private readonly historyReplayLimit: number
+
+  constructor(deps: { db: Kysely<Database>; publisher: RealtimePublisher; images: ImageLinks; historyReplayLimit: number }) {
+    this.db = deps.db
+    this.publisher = deps.publisher
+    this.images = deps.images
+    this.historyReplayLimit = deps.historyReplayLimit
+  }
+
+  async create(body: unknown, actor: Actor) {
+    const fields = new FieldReader(asObject(body))
+    const name = fields.string('name', { max: 255 })
+    const sosType = fields.intChoice('sos_type', [0, 1], 0)
+    const latitude = fields.number('initial_latitude', COORDS.latitude)
+    const longitude = fields.number('initial_longitude', COORDS.longitude)
+    fields.done()
+
+    const sosToken = newSosToken()
+    const now = nowIso()
+    const row = await repo.insertSos(this.db, {
+      user_id: actor.user?.id ?? null,
+      name: name!,
+      sos_type: sosType!,
+      status: 'active',
+      status_flag: 0,
+      acknowledged_flag: 0,
+      initial_latitude: latitude!,
+      initial_longitude: longitude!,
+      unit_number_dispatched: null,
+      room_id: crypto.randomUUID(),
+      sos_token_hash: sha256Hex(sosToken),
+      created_at: now,
+      updated_at: now,
+    })
+    this.publisher.newSos({
+      sos_id: row.id,
+      room_id: row.room_id,
+      name: row.name,
+      sos_type: row.sos_type,
+      latitude: row.initial_latitude,
+      longitude: row.initial_longitude,
+      created_at: row.created_at,
+    })
+    return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken }
+  }
+
+  /** GET /api/sos/: every SOS for staff, a citizen's own for a citizen. */
+  async list(ctx: RequestContext): Promise<SosDto[]> {
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    const rows = await repo.listSos(this.db, sosPolicy.listAll(ctx.actor) ? {} : { userId: ctx.actor.user.id })
+    return this.expand(rows, ctx.baseUrl)
+  }
+
+  /** GET /api/get-all-sos/: staff only. */
+  async getAll(ctx: RequestContext) {
+    if (!sosPolicy.listAll(ctx.actor)) throw refuse(ctx.actor)
+    const data = await this.expand(await repo.listSos(this.db), ctx.baseUrl)
+    return { status: 'success', message: 'SOS entries fetched successfully', count: data.length, data }
+  }
+
+  async get(id: number, ctx: RequestContext): Promise<SosDto> {
+    const row = await this.load(id)
+    if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
+    return (await this.expand([row], ctx.baseUrl))[0]
+  }
+
+  /** Loads an SOS for access checks by another module (media); 404 when it does not exist. */
+  async load(id: number, notFound: AppError = errors.notFound()): Promise<SosRow> {
+    const row = await repo.findSosById(this.db, id)
+    if (!row) throw notFound
+    return row
+  }
+
+  findByRoomId(roomId: string): Promise<SosRow | undefined> {
+    return repo.findSosByRoomId(this.db, roomId)
+  }
+
+  /** The stored history replayed to a client joining the SOS room (newest points, oldest first). */
+  async history(sos: SosRow): Promise<{ sos_id: number; updates: LocationPoint[]; truncated: boolean }> {
+    const { rows, truncated } = await repo.recentLocations(this.db, sos.id, this.historyReplayLimit)
+    return { sos_id: sos.id, updates: rows.map(toPoint), truncated }
+  }
+
+  async updateLocation(body: unknown, actor: Actor) {
+    const payload = asObject(body)
+    const fields = new FieldReader(payload)
+    const sosId = fields.pk('sos_request')
+    const latitude = fields.number('latitude', COORDS.latitude)
+    const longitude = fields.number('longitude', COORDS.longitude)
+    fields.done()
+    const withToken = this.withBodyToken(actor, payload)
+
+    const sos = await repo.findSosById(this.db, sosId!)
+    if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
+    if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
+
+    const timestamp = nowIso()
+    const { updated, location } = await this.db.transaction().execute(async (trx) => {
+      // Touching the SOS first, conditioned on it being open, orders this write after any racing close.
+      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, { updated_at: timestamp })
+      if (!updated) throw errors.conflict('This SOS is closed; it no longer accepts location updates.')
+      const location = await repo.insertLocation(trx, sos.id, latitude!, longitude!, timestamp)
+      return { updated, location }
+    })
+    this.publisher.locationUpdated(updated, toPoint(location))
+    return { status: 'Location updated successfully', location: toLocationDto(location) }
+  }
+
+  async assignOfficer(body: unknown, actor: Actor) {
+    const fields = new FieldReader(asObject(body))
+    const sosId = fields.pk('sos_request')
+    const officerName = fields.string('officer_name', { max: 255 })
+    const unitNumber = readUnitNumber(fields, 'unit_number')
+    fields.done()
+    if (!actor.user) throw errors.notAuthenticated()
+    const sos = await repo.findSosById(this.db, sosId!)
+    if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
+    if (!sosPolicy.assign(actor, unitNumber!)) throw errors.forbidden()
+
+    const now = nowIso()
+    const assignment = await this.db.transaction().execute(async (trx) => {
+      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, {
+        status: 'dispatched',
+        unit_number_dispatched: unitNumber!,
+        acknowledged_flag: 1,
+        updated_at: now,
+      })
+      if (!updated) throw errors.conflict(`This SOS is ${sos.status}; officers can no longer be assigned.`)
+      return repo.insertAssignment(trx, {
+        sos_request_id: sos.id,
+        officer_name: officerName!,
+        unit_number: unitNumber!,
+        assigned_by: actor.user?.id ?? null,
+        assigned_at: now,
+      })
+    })
+    return { status: 'Officer assigned successfully', officer: toAssignmentDto(assignment) }
+  }
+
+  async resolve(id: number, ctx: RequestContext) {
+    const sos = await this.load(id, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' }))
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    if (!sosPolicy.resolve(ctx.actor, sos)) throw errors.forbidden()
+    const closed = await this.close(sos, 'resolved')
+    return { status: 'SOS marked as resolved successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
+  }
+
+  /** A false alarm, called off by the victim's device (SOS token) or account. */
+  async cancel(id: number, body: unknown, ctx: RequestContext) {
+    const sos = await this.load(id)
+    const actor = this.withBodyToken(ctx.actor, asObject(body))
+    if (!sosPolicy.cancel(actor, sos)) throw refuse(actor)
+    const closed = await this.close(sos, 'cancelled')
+    return { status: 'SOS cancelled successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
+  }
+
+  async acknowledge(id: number, ctx: RequestContext) {
+    const sos = await this.load(id)
+    if (!sosPolicy.acknowledge(ctx.actor)) throw refuse(ctx.actor)
+    const updated = await repo.updateSosIfStatus(this.db, sos.id, ['active'], { status: 'acknowledged', acknowledged_flag: 1, updated_at: nowIso() })
+    if (!updated) throw errors.conflict(`Only an active SOS can be acknowledged; this one is ${sos.status}.`)
+    return { status: 'SOS acknowledged successfully', sos: (await this.expand([updated], ctx.baseUrl))[0] }
+  }
+
+  /** PUT (partial=false) / PATCH (partial=true) /api/sos/{id}/: admin corrections of the SOS fields. */
+  async adminUpdate(id: number, body: unknown, partial: boolean, ctx: RequestContext): Promise<SosDto> {
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    if (!sosPolicy.administer(ctx.actor)) throw errors.forbidden()
+    const sos = await this.load(id)
+    const fields = new FieldReader(asObject(body))
+    const required = !partial
+    const name = fields.string('name', { max: 255, required })
+    const sosType = fields.has('sos_type') ? fields.intChoice('sos_type', [0, 1], sos.sos_type) : undefined
+    const latitude = fields.number('initial_latitude', { ...COORDS.latitude, required })
+    const longitude = fields.number('initial_longitude', { ...COORDS.longitude, required })
+    let unit: string | null | undefined
+    if (fields.has('unit_number_dispatched')) {
+      unit = payloadIsNull(body, 'unit_number_dispatched') ? null : readUnitNumber(fields, 'unit_number_dispatched')
+    }
+    fields.done()
+    const changes = {
+      ...(name !== undefined && { name }),
+      ...(sosType !== undefined && { sos_type: sosType }),
+      ...(latitude !== undefined && { initial_latitude: latitude }),
+      ...(longitude !== undefined && { initial_longitude: longitude }),
+      ...(unit !== undefined && { unit_number_dispatched: unit }),
+      updated_at: nowIso(),
+    }
+    const updated = await repo.updateSos(this.db, sos.id, changes)
+    if (!updated) throw errors.notFound()
+    return (await this.expand([updated], ctx.baseUrl))[0]
+  }
+
+  async adminDelete(id: number, ctx: RequestContext): Promise<void> {
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    if (!sosPolicy.administer(ctx.actor)) throw errors.forbidden()
+    const sos = await this.load(id)
+    const images = await repo.imagesFor(this.db, [sos.id])
+    if (!(await repo.deleteSos(this.db, sos.id))) throw errors.notFound()
+    await this.images.remove(images.map((image) => image.image))
+  }
+
+  /** Moves an open SOS to resolved/cancelled and tells its rooms, after the commit. */
+  private async close(sos: SosRow, status: 'resolved' | 'cancelled'): Promise<SosRow> {
+    const closed = await repo.updateSosIfStatus(this.db, sos.id, repo.OPEN_STATUSES, { status, status_flag: 1, updated_at: nowIso() })
+    if (!closed) throw errors.conflict(`This SOS is already ${(await this.load(sos.id)).status}.`)
+    this.publisher.sosClosed(closed, status)
+    return closed
+  }
+
+  /** A `sos_token` in the body counts like the X-SOS-Token header. */
+  private withBodyToken(actor: Actor, payload: Record<string, unknown>): Actor {
+    const token = payload.sos_token
+    return typeof token === 'string' && !actor.sosToken ? { ...actor, sosToken: token } : actor
+  }
+
+  /** Rows → API objects, with children fetched in three queries for the whole page. */
+  async expand(rows: SosRow[], baseUrl: string): Promise<SosDto[]> {
+    const ids = rows.map((row) => row.id)
+    const [locations, assignments, images] = await Promise.all([
+      repo.locationsFor(this.db, ids),
+      repo.assignmentsFor(this.db, ids),
+      repo.imagesFor(this.db, ids),
+    ])
+    const group = <T extends { sos_request_id: number }>(items: T[]) => {
+      const map = new Map<number, T[]>()
+      for (const item of items) {
+        const list = map.get(item.sos_request_id)
+        if (list) list.push(item)
+        else map.set(item.sos_request_id, [item])
+      }
+      return map
+    }
+    const byLocation = group(locations)
+    const byAssignment = group(assignments)
+    const byImage = group(images)
+    return rows.map((row) => ({
+      id: row.id,
+      user: row.user_id,
+      name: row.name,
+      sos_type: row.sos_type,
+      status_flag: row.status_flag,
+      status: row.status,
+      initial_latitude: row.initial_latitude,
+      initial_longitude: row.initial_longitude,
+      unit_number_dispatched: row.unit_number_dispatched,
+      acknowledged_flag: row.acknowledged_flag,
+      room_id: row.room_id,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      location_updates: (byLocation.get(row.id) ?? []).map(toLocationDto),
+      officer_assignments: (byAssignment.get(row.id) ?? []).map(toAssignmentDto),
+      images: (byImage.get(row.id) ?? []).map((image) => this.images.describe(image, baseUrl)),
+    }))
+  }
+}
+
+function payloadIsNull(body: unknown, field: string): boolean {
+  return typeof body === 'object' && body !== null && (body as Record<string, unknown>)[field] === null
+}

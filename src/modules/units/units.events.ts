@@ -1,0 +1,38 @@
+// Socket handlers for units: officer rooms, the officer tracking channel, and officers' own positions.
+import { AppError, errors } from '../../errors.ts'
+import { ROOMS, type ClientEventName } from '../../realtime/contract.ts'
+import { payloadObject, type EventHandler } from '../../realtime/handlers.ts'
+import { isStaff } from '../auth/auth.service.ts'
+import type { UnitsService } from './units.service.ts'
+
+const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
+
+export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }): Partial<Record<ClientEventName, EventHandler>> {
+  const { units, legacy } = opts
+  return {
+    join_officer_room: async (socket, raw) => {
+      const payload = payloadObject(raw, 'unit_number')
+      const unit = payload.unit_number
+      if (typeof unit !== 'string' || !UNIT_RE.test(unit)) {
+        throw new AppError(400, 'validation_error', 'unit_number is required (1–50 letters, digits, "-" or "_").', { unit_number: ['A valid unit number is required.'] })
+      }
+      const user = socket.data.user
+      const allowed = legacy || user?.role === 'dispatcher' || user?.role === 'admin' || (user?.role === 'officer' && user.unit_number === unit)
+      if (!allowed) throw user ? errors.forbidden() : errors.notAuthenticated()
+      await socket.join(ROOMS.unit(unit))
+      const joined = { unit_number: unit, message: `Joined unit room ${unit}` }
+      socket.emit('room_joined', joined)
+      return joined
+    },
+
+    join_officer_update: async (socket) => {
+      if (!legacy && !isStaff(socket.data.user)) throw socket.data.user ? errors.forbidden() : errors.notAuthenticated()
+      await socket.join(ROOMS.officerTracking)
+      const joined = { channel: ROOMS.officerTracking, message: `Joined ${ROOMS.officerTracking}` }
+      socket.emit('room_joined', joined)
+      return joined
+    },
+
+    officer_location_update: async (socket, raw) => units.recordOfficerLocation(payloadObject(raw), socket.data.user, legacy),
+  }
+}

@@ -1,0 +1,112 @@
+// Realtime plugin: the Socket.IO server on its own HTTP server (port 8001), handshake auth, optional
+// Redis adapter, per-socket event limits, and the one `connection` listener that wires feature handlers.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createAdapter } from '@socket.io/redis-streams-adapter'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import { Server } from 'socket.io'
+import { FixedWindowLimiter } from '../lib/rate-window.ts'
+import { CLIENT_EVENTS, type ClientEventName } from '../realtime/contract.ts'
+import { on, type EventHandler } from '../realtime/handlers.ts'
+import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
+import type { RealtimePublisher, RealtimeServer } from '../realtime/publisher.ts'
+
+export interface Realtime {
+  io: RealtimeServer
+  httpServer: http.Server
+  listen(port: number, host: string): Promise<number>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    realtime: Realtime
+  }
+}
+
+export interface RealtimeOptions {
+  publisher: RealtimePublisher
+  verify: TokenVerifier
+  handlers: Partial<Record<ClientEventName, EventHandler>>
+  corsOrigins: string[]
+  redisUrl: string | undefined
+  legacy: boolean
+  /** Events one socket may send per second before being told to slow down. */
+  eventsPerSecond: number
+}
+
+const SERVER_EVENTS = new Set([
+  'connection_established', 'room_joined', 'new_sos', 'location_history', 'unit_location_update', 'location_tracking_update',
+  'unit_loc', 'sos_resolved', 'create_sos_response', 'update_location_response', 'error',
+  // The original's internal events, which any client could forge there.
+  'sos_created', 'location_update_to_room', 'location_update_to_unit',
+])
+
+export default fp(
+  async function realtimePlugin(app: FastifyInstance, opts: RealtimeOptions) {
+    const httpServer = http.createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not found."}')
+    })
+    const io: RealtimeServer = new Server(httpServer, {
+      cors: { origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins, credentials: true },
+      serveClient: false,
+      // Client frames are small JSON objects; anything larger is refused and that connection closed.
+      maxHttpBufferSize: 64 * 1024,
+    })
+
+    let redis: { pub: Redis } | undefined
+    if (opts.redisUrl) {
+      const pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true })
+      pub.on('error', (err) => app.log.error({ err }, 'redis adapter connection error'))
+      await pub.connect()
+      io.adapter(createAdapter(pub, { streamName: 'naarikavach', onlyPlaintext: true }))
+      redis = { pub }
+      app.log.info('socket.io redis streams adapter attached')
+    }
+
+    const limiter = new FixedWindowLimiter(opts.eventsPerSecond, 1000)
+    io.use(handshakeAuth(opts.verify))
+    io.on('connection', (socket) => {
+      const log = app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
+      const allow = () => limiter.hit(socket.id)
+      for (const event of CLIENT_EVENTS) {
+        const handler = opts.handlers[event]
+        if (handler) on(socket, event, handler, log, allow)
+      }
+      socket.onAny((event: string) => {
+        if ((CLIENT_EVENTS as string[]).includes(event)) return
+        const message = SERVER_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
+        socket.emit('error', { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message, event: String(event).slice(0, 50) })
+      })
+      const user = socket.data.user
+      socket.emit('connection_established', {
+        message: 'Connected to NaariKavach realtime server',
+        sid: socket.id,
+        user: user ? { id: user.id, username: user.username, role: user.role } : null,
+      })
+    })
+    opts.publisher.attach(io)
+
+    const realtime: Realtime = {
+      io,
+      httpServer,
+      listen: (port, host) =>
+        new Promise((resolve, reject) => {
+          httpServer.once('error', reject)
+          httpServer.listen(port, host, () => {
+            httpServer.off('error', reject)
+            resolve((httpServer.address() as AddressInfo).port)
+          })
+        }),
+    }
+    app.decorate('realtime', realtime)
+
+    app.addHook('onClose', async () => {
+      io.disconnectSockets(true)
+      await new Promise<void>((resolve) => io.close(() => resolve()))
+      if (redis) await redis.pub.quit().catch(() => undefined)
+    })
+  },
+  { name: 'realtime', dependencies: ['db'] },
+)

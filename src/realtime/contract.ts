@@ -1,0 +1,116 @@
+// The typed Socket.IO contract: every client→server and server→client event, and the room names.
+
+export const ROOMS = {
+  sosChannel: 'sos_channel',
+  locationTracking: 'location_tracking_channel',
+  officerTracking: 'officer_tracking_channel',
+  sos: (roomId: string) => `sos_${roomId}`,
+  unit: (unitNumber: string) => `unit_${unitNumber}`,
+} as const
+
+/** Who is on the other end of a socket (from the handshake token), as the realtime layer sees it. */
+export interface SocketIdentity {
+  id: number
+  username: string
+  email: string
+  role: 'citizen' | 'officer' | 'dispatcher' | 'admin'
+  unit_number: string | null
+}
+
+export interface SocketData {
+  user: SocketIdentity | null
+  /** SOS rooms this socket has joined (bounded per socket). */
+  joinedRooms: Set<string>
+}
+
+export interface NewSosEvent {
+  sos_id: number
+  room_id: string
+  name: string
+  sos_type: number
+  latitude: number
+  longitude: number
+  created_at: string
+}
+
+export interface LocationPoint {
+  sos_id: number
+  latitude: number
+  longitude: number
+  timestamp: string
+}
+
+export interface TrackingUpdate extends LocationPoint {
+  unit_number: string | null
+}
+
+export interface UnitLocation {
+  unit_id: string
+  latitude: number
+  longitude: number
+  timestamp: string
+}
+
+export interface SosResolvedEvent {
+  sos_id: number
+  room_id: string
+  status: 'resolved' | 'cancelled'
+}
+
+export interface RoomJoined {
+  message: string
+  channel?: string
+  room_id?: string
+  unit_number?: string
+}
+
+export interface SocketErrorBody {
+  code: string
+  message: string
+  fields?: Record<string, string[]>
+}
+
+export type Ack = { ok: true; data: unknown } | { ok: false; error: SocketErrorBody }
+export type AckCallback = (response: Ack) => void
+
+export type ResponseEvent = { success: true; data: unknown } | { success: false; error: string; code?: string; fields?: Record<string, string[]> }
+
+export interface ServerToClientEvents {
+  connection_established: (payload: { message: string; sid: string; user: { id: number; username: string; role: string } | null }) => void
+  room_joined: (payload: RoomJoined) => void
+  new_sos: (payload: NewSosEvent) => void
+  location_history: (payload: LocationPoint | { sos_id: number; updates: LocationPoint[]; truncated: boolean }) => void
+  unit_location_update: (payload: LocationPoint) => void
+  location_tracking_update: (payload: TrackingUpdate) => void
+  unit_loc: (payload: UnitLocation) => void
+  sos_resolved: (payload: SosResolvedEvent) => void
+  create_sos_response: (payload: ResponseEvent) => void
+  update_location_response: (payload: ResponseEvent) => void
+  error: (payload: { message: string; code: string; event?: string; fields?: Record<string, string[]> }) => void
+}
+
+type ClientHandler = (payload?: unknown, ack?: AckCallback) => void
+
+export interface ClientToServerEvents {
+  join_sos_channel: ClientHandler
+  join_sos_room: ClientHandler
+  join_officer_room: ClientHandler
+  join_location_tracking_channel: ClientHandler
+  join_officer_update: ClientHandler
+  officer_location_update: ClientHandler
+  create_sos: ClientHandler
+  update_location: ClientHandler
+}
+
+export type ClientEventName = keyof ClientToServerEvents
+
+export const CLIENT_EVENTS: ClientEventName[] = [
+  'join_sos_channel',
+  'join_sos_room',
+  'join_officer_room',
+  'join_location_tracking_channel',
+  'join_officer_update',
+  'officer_location_update',
+  'create_sos',
+  'update_location',
+]

@@ -1,0 +1,43 @@
+// Socket event plumbing: one wrapper that answers every client event through its ack ({ok, data} /
+// {ok: false, error}) and an `error` event, so a bad payload never throws or drops the socket.
+import type { Socket } from 'socket.io'
+import { AppError } from '../errors.ts'
+import type { Ack, ClientEventName, ClientToServerEvents, ServerToClientEvents, SocketData } from './contract.ts'
+
+export type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>
+
+export type EventHandler = (socket: AppSocket, payload: unknown) => Promise<unknown>
+
+export interface HandlerLogger {
+  info(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** Registers `handler` for `event` on `socket` with the contract's error and ack behaviour. */
+export function on(socket: AppSocket, event: ClientEventName, handler: EventHandler, log: HandlerLogger, allow: () => boolean): void {
+  socket.on(event, async (...args: unknown[]) => {
+    // The ack, if any, is the last argument and a function; a payload may be missing.
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (response: Ack) => void) : undefined
+    try {
+      if (!allow()) throw new AppError(429, 'throttled', 'Too many events; slow down.')
+      const data = await handler(socket, args[0])
+      ack?.({ ok: true, data: data ?? null })
+    } catch (error) {
+      const appError =
+        error instanceof AppError ? error : new AppError(500, 'internal_error', 'A server error occurred.')
+      if (error instanceof AppError) log.info({ event, code: appError.code }, 'socket event refused')
+      else log.error({ err: error, event }, 'socket event failed')
+      const body = appError.toSocketError()
+      socket.emit('error', { ...body, event })
+      ack?.({ ok: false, error: body })
+    }
+  })
+}
+
+/** A client payload as an object; a bare string becomes `{[field]: string}` where the original accepted it. */
+export function payloadObject(payload: unknown, stringField?: string): Record<string, unknown> {
+  if (typeof payload === 'string' && stringField) return { [stringField]: payload }
+  if (payload === undefined || payload === null) return {}
+  if (typeof payload === 'object' && !Array.isArray(payload)) return payload as Record<string, unknown>
+  throw new AppError(400, 'validation_error', 'Payload must be an object.', { non_field_errors: ['Payload must be an object.'] })
+}
