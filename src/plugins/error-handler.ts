@@ -1,9 +1,9 @@
 // The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; anything else → a masked 500.
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
 
-function send(reply: import('fastify').FastifyReply, status: number, body: Record<string, unknown>) {
+function send(reply: FastifyReply, status: number, body: Record<string, unknown>) {
   // Pre-serialized: error bodies have several legacy shapes, so they bypass the routes' response schemas.
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
 }

@@ -1,6 +1,6 @@
 // HTTP routes for SOS images: multipart upload, listing, and the media files themselves.
 import fs from 'node:fs'
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.ts'
 import { TOKEN_OR_SOS_SECURITY, withErrors } from '../../lib/schemas.ts'
@@ -26,7 +26,7 @@ const ListResponse = Type.Object({
   images: Type.Array(Type.Ref('SosImage')),
 })
 
-const mediaErrors = (success: Record<number, import('@sinclair/typebox').TSchema>, codes: number[]) => {
+const mediaErrors = (success: Record<number, TSchema>, codes: number[]) => {
   const responses = withErrors(success, [401, 403])
   for (const code of codes) responses[code] = Type.Ref('StatusError')
   return responses

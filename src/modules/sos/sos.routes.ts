@@ -1,6 +1,6 @@
 // HTTP routes for SOS requests: the original's paths (with and without trailing slash) plus cancel/acknowledge.
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, errors } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
 import { TOKEN_OR_SOS_SECURITY, TOKEN_SECURITY, OPTIONAL_TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
@@ -44,7 +44,7 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
       body: s.CreateSosBody,
       response: withErrors({ 201: s.CreateSosResponse }, [400, 401]),
     },
-    handler: async (request: FastifyRequest, reply: import('fastify').FastifyReply) =>
+    handler: async (request: FastifyRequest, reply: FastifyReply) =>
       reply.code(201).send(await sos.create(request.body, request.actor)),
   }
   app.post('/api/create-sos/', createRoute)
