@@ -28,6 +28,27 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+interface Cleanup {
+  apps: Array<() => Promise<void>>
+  after: Array<() => Promise<void>>
+}
+const cleanups = new WeakMap<TestContext, Cleanup>()
+
+/** One teardown per test, in a safe order: close every app first, then drop databases and files. */
+function cleanupFor(t: TestContext): Cleanup {
+  let cleanup = cleanups.get(t)
+  if (!cleanup) {
+    const created: Cleanup = { apps: [], after: [] }
+    cleanup = created
+    cleanups.set(t, created)
+    t.after(async () => {
+      for (const close of created.apps.reverse()) await close()
+      for (const step of created.after) await step()
+    })
+  }
+  return cleanup
+}
+
 /** A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database. */
 export async function freshDatabaseUrl(t: TestContext, dir: string): Promise<string> {
   if (dialect === 'sqlite') return `sqlite:${path.join(dir, 'test.sqlite3')}`
@@ -36,7 +57,7 @@ export async function freshDatabaseUrl(t: TestContext, dir: string): Promise<str
   await admin.connect()
   await admin.query(`CREATE DATABASE ${name}`)
   await admin.end()
-  t.after(async () => {
+  cleanupFor(t).after.push(async () => {
     const client = new pg.Client({ connectionString: PG_ADMIN_URL })
     await client.connect()
     await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
@@ -55,7 +76,7 @@ export interface BuildTestOptions {
 
 export async function buildTestApp(t: TestContext, overrides: Partial<Config> = {}, options: BuildTestOptions = {}): Promise<TestApp> {
   const dir = options.reuse?.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'naarikavach-test-')))
-  if (!options.reuse) t.after(() => fs.rm(dir, { recursive: true, force: true }))
+  if (!options.reuse) cleanupFor(t).after.push(() => fs.rm(dir, { recursive: true, force: true }))
   const databaseUrl = options.reuse?.databaseUrl ?? (await freshDatabaseUrl(t, dir))
   const config = createConfig(
     {},
@@ -94,6 +115,6 @@ export async function buildTestApp(t: TestContext, overrides: Partial<Config> = 
     closed = true
     await app.close()
   }
-  t.after(close)
+  cleanupFor(t).apps.push(close)
   return { app, config, apiUrl, socketUrl: `http://127.0.0.1:${socketPort}`, dir, logs, close }
 }
