@@ -98,6 +98,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     corsOrigins: config.corsOrigins,
     redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
     legacy: config.legacyOpenAccess,
     eventsPerSecond: 50,
   })

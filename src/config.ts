@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string
   /** Socket.IO Redis adapter; undefined means the in-memory adapter (one process). */
   redisUrl: string | undefined
+  /** Prefix of the Redis stream/keys, so several deployments (or test runs) can share one Redis. */
+  redisPrefix: string
   /** Where uploaded images are stored. */
   mediaRoot: string
   /** Restore the original's open access rules (for the unmodified legacy clients). */
@@ -98,6 +100,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     host: optional(env, 'HOST') ?? '0.0.0.0',
     databaseUrl,
     redisUrl,
+    redisPrefix: optional(env, 'REDIS_PREFIX') ?? 'naarikavach',
     mediaRoot: path.resolve(optional(env, 'MEDIA_ROOT') ?? path.join('data', 'media')),
     legacyOpenAccess: bool(env, 'LEGACY_OPEN_ACCESS', false),
     corsOrigins: (optional(env, 'CORS_ORIGINS')?.split(',').map((s) => s.trim()).filter(Boolean)) ?? DEFAULT_CORS,

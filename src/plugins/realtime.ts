@@ -31,6 +31,7 @@ export interface RealtimeOptions {
   handlers: Partial<Record<ClientEventName, EventHandler>>
   corsOrigins: string[]
   redisUrl: string | undefined
+  redisPrefix: string
   legacy: boolean
   /** Events one socket may send per second before being told to slow down. */
   eventsPerSecond: number
@@ -60,7 +61,7 @@ export default fp(
       const pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true })
       pub.on('error', (err) => app.log.error({ err }, 'redis adapter connection error'))
       await pub.connect()
-      io.adapter(createAdapter(pub, { streamName: 'naarikavach', onlyPlaintext: true }))
+      io.adapter(createAdapter(pub, { streamName: opts.redisPrefix, channelPrefix: opts.redisPrefix, sessionKeyPrefix: `${opts.redisPrefix}:session:`, onlyPlaintext: true }))
       redis = { pub }
       app.log.info('socket.io redis streams adapter attached')
     }

@@ -90,6 +90,8 @@ export async function buildTestApp(t: TestContext, overrides: Partial<Config> = 
       // Fast hashing for tests only (the hash format and code path are the same as in production).
       passwordHashCost: 10,
       redisUrl: process.env.TEST_REDIS_URL || undefined,
+      // Each test app gets its own Redis stream, so parallel test files never hear each other.
+      redisPrefix: `nk_test_${crypto.randomBytes(6).toString('hex')}`,
       ...overrides,
     },
   )
