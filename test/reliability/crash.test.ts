@@ -113,7 +113,15 @@ test('every acknowledged write survives SIGKILL, with no orphans or duplicates',
   await new Promise((resolve) => child.once('exit', resolve))
 
   const { db } = openDatabase(databaseUrl)
-  t.after(() => db.destroy())
+  try {
+    await checkStored(db, acked)
+  } finally {
+    await db.destroy()
+  }
+  t.diagnostic(`${dialect}: ${acked.sos.size} SOS and ${acked.locations.size} locations acknowledged across ${killAfter.length} kills`)
+})
+
+async function checkStored(db: ReturnType<typeof openDatabase>['db'], acked: Acked): Promise<void> {
   const rows = await db.selectFrom('sos_requests').select(['id', 'room_id', 'sos_token_hash']).execute()
   const byId = new Map(rows.map((r) => [r.id, r]))
   for (const [id, { room_id }] of acked.sos) {
@@ -126,5 +134,4 @@ test('every acknowledged write survives SIGKILL, with no orphans or duplicates',
   const locationIds = new Map(locations.map((l) => [l.id, l.sos_request_id]))
   for (const [id, sosId] of acked.locations) assert.equal(locationIds.get(id), sosId, `acknowledged location ${id} is stored`)
   assert.ok(locations.every((l) => byId.has(l.sos_request_id)), 'no location without its SOS')
-  t.diagnostic(`${dialect}: ${acked.sos.size} SOS and ${acked.locations.size} locations acknowledged across ${killAfter.length} kills`)
-})
+}
