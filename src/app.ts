@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
+import { createWriter } from './db/writer.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
@@ -19,7 +20,7 @@ import { UnitsService } from './modules/units/units.service.ts'
 import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
-import errorHandler from './plugins/error-handler.ts'
+import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
 import realtimePlugin from './plugins/realtime.ts'
 import securityPlugin from './plugins/security.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
@@ -36,18 +37,39 @@ declare module 'fastify' {
   }
 }
 
-/** Log lines never carry credentials: no Authorization/X-SOS-Token headers, no query strings (signed links). */
-export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-sos-token"]', 'req.headers.cookie']
+/**
+ * Log lines never carry credentials: no Authorization/X-SOS-Token headers (also not in the headers
+ * @fastify/multipart traces with its options), no query strings (signed links).
+ */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-sos-token"]',
+  'req.headers.cookie',
+  'busboyOptions.headers.authorization',
+  'busboyOptions.headers["x-sos-token"]',
+  'busboyOptions.headers.cookie',
+]
+
+type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
+
+/** The caller may choose level and destination; the credential rules above always apply. */
+function loggerOptions(config: Config, given: BuildOptions['logger']): FastifyServerOptions['logger'] {
+  if (given === false) return false
+  const base: LoggerOptions = typeof given === 'object' ? given : { level: config.logLevel }
+  return {
+    ...base,
+    redact: LOG_REDACT,
+    serializers: {
+      ...base.serializers,
+      req: (req) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
+    },
+  }
+}
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      redact: LOG_REDACT,
-      serializers: {
-        req: (req) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
-      },
-    },
+    logger: loggerOptions(config, options.logger),
+    frameworkErrors,
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: config.trustProxy,
     bodyLimit: 256 * 1024,
@@ -57,6 +79,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   app.setValidatorCompiler(() => () => true)
 
+  // DRF parses JSON, forms and multipart only; a text/plain body is 415 there, not a "string" payload.
+  app.removeContentTypeParser('text/plain')
   // DRF also accepts form posts; the original's browsable API sent them.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
@@ -83,9 +107,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
-  const sos = new SosService({ db: app.db, publisher, images: store, historyReplayLimit: config.historyReplayLimit })
-  const media = new MediaService({ db: app.db, store, sos, maxBytes: config.imageMaxBytes })
-  const units = new UnitsService({ db: app.db, publisher })
+  const writer = createWriter(app.db, app.dbDialect)
+  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit })
+  const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
+  const units = new UnitsService({ writer, publisher })
   app.decorate('services', { auth, sos, media, units, publisher })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })

@@ -1,5 +1,5 @@
 // The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; anything else → a masked 500.
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
 
@@ -31,6 +31,20 @@ function frameworkError(error: FastifyError): AppError | null {
       if (error.code?.startsWith('FST_') || status < 500) return new AppError(status, 'bad_request', error.message.slice(0, 300))
       return null
   }
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors raised before routing (a path with broken %-encoding,
+ * an over-long path parameter), which never reach setErrorHandler, rendered in the same shapes.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode ?? 500
+  if (status >= 500) {
+    request.log.error({ err: error }, 'unhandled error')
+    return send(reply, 500, { detail: 'A server error occurred.' })
+  }
+  request.log.info({ code: error.code, status }, 'request refused')
+  return send(reply, status, { detail: status === 414 ? 'Request URL is too long.' : 'Malformed request URL.' })
 }
 
 export default fp(

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Server } from 'socket.io'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
-import { CLIENT_EVENTS, type ClientEventName } from '../realtime/contract.ts'
+import { CLIENT_EVENTS, type Ack, type ClientEventName } from '../realtime/contract.ts'
 import { on, type EventHandler } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
 import type { RealtimePublisher, RealtimeServer } from '../realtime/publisher.ts'
@@ -75,10 +75,14 @@ export default fp(
         const handler = opts.handlers[event]
         if (handler) on(socket, event, handler, log, allow)
       }
-      socket.onAny((event: string) => {
+      socket.onAny((event: string, ...args: unknown[]) => {
         if ((CLIENT_EVENTS as string[]).includes(event)) return
         const message = SERVER_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
-        socket.emit('error', { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message, event: String(event).slice(0, 50) })
+        const error = { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
+        socket.emit('error', { ...error, event: String(event).slice(0, 50) })
+        // Every client event answers its acknowledgement, refused ones too (CONTRACT §3).
+        const ack = args[args.length - 1]
+        if (typeof ack === 'function') (ack as (response: Ack) => void)({ ok: false, error })
       })
       const user = socket.data.user
       socket.emit('connection_established', {

@@ -38,20 +38,28 @@ async function readForm(request: FastifyRequest): Promise<UploadForm> {
     throw new AppError(415, 'unsupported_media_type', 'Expected a multipart/form-data request.', { status: 'error', message: 'Expected a multipart/form-data request.' })
   }
   const form: UploadForm = { sosId: undefined, descriptions: [], sosToken: undefined, files: [] }
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'images' && part.fieldname !== 'image') {
-        part.file.resume()
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'images' && part.fieldname !== 'image') {
+          part.file.resume()
+          continue
+        }
+        const bytes = await part.toBuffer()
+        form.files.push({ filename: part.filename ?? '', bytes, truncated: part.file.truncated })
         continue
       }
-      const bytes = await part.toBuffer()
-      form.files.push({ filename: part.filename ?? '', bytes, truncated: part.file.truncated })
-      continue
+      const value = typeof part.value === 'string' ? part.value : String(part.value)
+      if (part.fieldname === 'sos_id') form.sosId = value
+      else if (part.fieldname === 'descriptions' || part.fieldname === 'description') form.descriptions.push(value)
+      else if (part.fieldname === 'sos_token') form.sosToken = value
     }
-    const value = typeof part.value === 'string' ? part.value : String(part.value)
-    if (part.fieldname === 'sos_id') form.sosId = value
-    else if (part.fieldname === 'descriptions' || part.fieldname === 'description') form.descriptions.push(value)
-    else if (part.fieldname === 'sos_token') form.sosToken = value
+  } catch (error) {
+    // The multipart plugin's own limit errors carry a 4xx status; the parser's (no boundary, body cut
+    // short) are plain Errors, yet they are the client's malformed body, not a server fault.
+    if (error instanceof AppError || typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error
+    const message = 'Malformed multipart/form-data request.'
+    throw new AppError(400, 'parse_error', message, { status: 'error', message })
   }
   return form
 }

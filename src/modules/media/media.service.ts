@@ -1,6 +1,7 @@
 // SOS images: upload (judged by bytes, size-capped, stored durably), listing, and access to the files.
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/schema.ts'
+import type { Writer } from '../../db/writer.ts'
 import { AppError } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
 import { nowIso } from '../../lib/time.ts'
@@ -33,12 +34,14 @@ function displayName(filename: string): string {
 
 export class MediaService {
   private readonly db: Kysely<Database>
+  private readonly writer: Writer
   private readonly store: MediaStore
   private readonly sos: SosService
   private readonly maxBytes: number
 
-  constructor(deps: { db: Kysely<Database>; store: MediaStore; sos: SosService; maxBytes: number }) {
+  constructor(deps: { db: Kysely<Database>; writer: Writer; store: MediaStore; sos: SosService; maxBytes: number }) {
     this.db = deps.db
+    this.writer = deps.writer
     this.store = deps.store
     this.sos = deps.sos
     this.maxBytes = deps.maxBytes
@@ -72,7 +75,7 @@ export class MediaService {
       }
       if (saved.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: partialErrors })
       const uploadedAt = nowIso()
-      const rows = await this.db.transaction().execute((trx) =>
+      const rows = await this.writer.run((trx) =>
         repo.insertImages(
           trx,
           saved.map((file) => ({

@@ -25,7 +25,9 @@ export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<str
 
 /** Joins a staff-only channel (legacy: anyone). */
 function staffChannel(channel: string, legacy: boolean): EventHandler {
-  return async (socket) => {
+  return async (socket, raw) => {
+    // The payload is `{}` (or nothing); a number, list or string is malformed input, answered as such.
+    payloadObject(raw)
     if (!legacy && !isStaff(socket.data.user)) throw socket.data.user ? errors.forbidden() : errors.notAuthenticated()
     await socket.join(channel)
     const joined = { channel, message: `Joined ${channel}` }

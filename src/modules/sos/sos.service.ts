@@ -3,6 +3,7 @@
 import crypto from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow, SosStatus } from '../../db/schema.ts'
+import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
 import { asObject, FieldReader } from '../../lib/fields.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
@@ -107,12 +108,14 @@ export function refuse(actor: Actor): AppError {
 
 export class SosService {
   private readonly db: Kysely<Database>
+  private readonly writer: Writer
   private readonly publisher: RealtimePublisher
   private readonly images: ImageLinks
   private readonly historyReplayLimit: number
 
-  constructor(deps: { db: Kysely<Database>; publisher: RealtimePublisher; images: ImageLinks; historyReplayLimit: number }) {
+  constructor(deps: { db: Kysely<Database>; writer: Writer; publisher: RealtimePublisher; images: ImageLinks; historyReplayLimit: number }) {
     this.db = deps.db
+    this.writer = deps.writer
     this.publisher = deps.publisher
     this.images = deps.images
     this.historyReplayLimit = deps.historyReplayLimit
@@ -128,7 +131,7 @@ export class SosService {
 
     const sosToken = newSosToken()
     const now = nowIso()
-    const row = await repo.insertSos(this.db, {
+    const row = await this.writer.run((trx) => repo.insertSos(trx, {
       user_id: actor.user?.id ?? null,
       name: name!,
       sos_type: sosType!,
@@ -142,7 +145,7 @@ export class SosService {
       sos_token_hash: sha256Hex(sosToken),
       created_at: now,
       updated_at: now,
-    })
+    }))
     this.publisher.newSos({
       sos_id: row.id,
       room_id: row.room_id,
@@ -164,7 +167,9 @@ export class SosService {
 
   /** GET /api/get-all-sos/: staff only. */
   async getAll(ctx: RequestContext) {
-    if (!sosPolicy.listAll(ctx.actor)) throw refuse(ctx.actor)
+    // An SOS token grants nothing here: without an account the caller is unauthenticated (401), as in list().
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    if (!sosPolicy.listAll(ctx.actor)) throw errors.forbidden()
     const data = await this.expand(await repo.listSos(this.db), ctx.baseUrl)
     return { status: 'success', message: 'SOS entries fetched successfully', count: data.length, data }
   }
@@ -206,7 +211,7 @@ export class SosService {
     if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
 
     const timestamp = nowIso()
-    const { updated, location } = await this.db.transaction().execute(async (trx) => {
+    const { updated, location } = await this.writer.run(async (trx) => {
       // Touching the SOS first, conditioned on it being open, orders this write after any racing close.
       const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, { updated_at: timestamp })
       if (!updated) throw errors.conflict('This SOS is closed; it no longer accepts location updates.')
@@ -229,7 +234,7 @@ export class SosService {
     if (!sosPolicy.assign(actor, unitNumber!)) throw errors.forbidden()
 
     const now = nowIso()
-    const assignment = await this.db.transaction().execute(async (trx) => {
+    const assignment = await this.writer.run(async (trx) => {
       const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, {
         status: 'dispatched',
         unit_number_dispatched: unitNumber!,
@@ -267,8 +272,10 @@ export class SosService {
 
   async acknowledge(id: number, ctx: RequestContext) {
     const sos = await this.load(id)
-    if (!sosPolicy.acknowledge(ctx.actor)) throw refuse(ctx.actor)
-    const updated = await repo.updateSosIfStatus(this.db, sos.id, ['active'], { status: 'acknowledged', acknowledged_flag: 1, updated_at: nowIso() })
+    // Staff only: an SOS token is no account, so it is 401 whether sent as header or body (as resolve()).
+    if (!ctx.actor.user) throw errors.notAuthenticated()
+    if (!sosPolicy.acknowledge(ctx.actor)) throw errors.forbidden()
+    const updated = await this.writer.run((trx) => repo.updateSosIfStatus(trx, sos.id, ['active'], { status: 'acknowledged', acknowledged_flag: 1, updated_at: nowIso() }))
     if (!updated) throw errors.conflict(`Only an active SOS can be acknowledged; this one is ${sos.status}.`)
     return { status: 'SOS acknowledged successfully', sos: (await this.expand([updated], ctx.baseUrl))[0] }
   }
@@ -297,7 +304,7 @@ export class SosService {
       ...(unit !== undefined && { unit_number_dispatched: unit }),
       updated_at: nowIso(),
     }
-    const updated = await repo.updateSos(this.db, sos.id, changes)
+    const updated = await this.writer.run((trx) => repo.updateSos(trx, sos.id, changes))
     if (!updated) throw errors.notFound()
     return (await this.expand([updated], ctx.baseUrl))[0]
   }
@@ -307,13 +314,13 @@ export class SosService {
     if (!sosPolicy.administer(ctx.actor)) throw errors.forbidden()
     const sos = await this.load(id)
     const images = await repo.imagesFor(this.db, [sos.id])
-    if (!(await repo.deleteSos(this.db, sos.id))) throw errors.notFound()
+    if (!(await this.writer.run((trx) => repo.deleteSos(trx, sos.id)))) throw errors.notFound()
     await this.images.remove(images.map((image) => image.image))
   }
 
   /** Moves an open SOS to resolved/cancelled and tells its rooms, after the commit. */
   private async close(sos: SosRow, status: 'resolved' | 'cancelled'): Promise<SosRow> {
-    const closed = await repo.updateSosIfStatus(this.db, sos.id, repo.OPEN_STATUSES, { status, status_flag: 1, updated_at: nowIso() })
+    const closed = await this.writer.run((trx) => repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, { status, status_flag: 1, updated_at: nowIso() }))
     if (!closed) throw errors.conflict(`This SOS is already ${(await this.load(sos.id)).status}.`)
     this.publisher.sosClosed(closed, status)
     return closed

@@ -25,7 +25,8 @@ export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }
       return joined
     },
 
-    join_officer_update: async (socket) => {
+    join_officer_update: async (socket, raw) => {
+      payloadObject(raw) // `{}` or nothing; anything else is malformed input
       if (!legacy && !isStaff(socket.data.user)) throw socket.data.user ? errors.forbidden() : errors.notAuthenticated()
       await socket.join(ROOMS.officerTracking)
       const joined = { channel: ROOMS.officerTracking, message: `Joined ${ROOMS.officerTracking}` }

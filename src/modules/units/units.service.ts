@@ -1,6 +1,5 @@
 // Officers' positions: validated, stored as the unit's last known location, then broadcast as `unit_loc`.
-import type { Kysely } from 'kysely'
-import type { Database } from '../../db/schema.ts'
+import type { Writer } from '../../db/writer.ts'
 import { errors } from '../../errors.ts'
 import { FieldReader } from '../../lib/fields.ts'
 import type { UnitLocation } from '../../realtime/contract.ts'
@@ -25,11 +24,11 @@ export function parseTimestamp(fields: FieldReader, field: string, now = Date.no
 }
 
 export class UnitsService {
-  private readonly db: Kysely<Database>
+  private readonly writer: Writer
   private readonly publisher: RealtimePublisher
 
-  constructor(deps: { db: Kysely<Database>; publisher: RealtimePublisher }) {
-    this.db = deps.db
+  constructor(deps: { writer: Writer; publisher: RealtimePublisher }) {
+    this.writer = deps.writer
     this.publisher = deps.publisher
   }
 
@@ -46,13 +45,8 @@ export class UnitsService {
       if (user.role !== 'officer' || user.unit_number !== unitId) throw errors.forbidden()
     }
     const location: UnitLocation = { unit_id: unitId!, latitude: latitude!, longitude: longitude!, timestamp: timestamp! }
-    await repo.upsertUnitLocation(this.db, {
-      unit_number: location.unit_id,
-      latitude: location.latitude,
-      longitude: location.longitude,
-      timestamp: location.timestamp,
-      updated_by: user?.id ?? null,
-    })
+    const row = { unit_number: location.unit_id, latitude: location.latitude, longitude: location.longitude, timestamp: location.timestamp, updated_by: user?.id ?? null }
+    await this.writer.run((trx) => repo.upsertUnitLocation(trx, row))
     this.publisher.unitLocation(location)
     return location
   }
