@@ -118,14 +118,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publisher,
     verify: (token) => auth.authenticate(token),
     handlers: {
-      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: 50, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute }),
+      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: config.socketMaxSosRooms, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute }),
       ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
     },
     corsOrigins: config.corsOrigins,
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     legacy: config.legacyOpenAccess,
-    eventsPerSecond: 50,
+    eventsPerSecond: config.socketEventsPerSecond,
+    maxPendingPackets: config.socketMaxPendingPackets,
   })
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
 

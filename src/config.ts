@@ -42,6 +42,12 @@ export interface Config {
   passwordHashCost: number
   /** Most stored points replayed to a client joining an SOS room (newest kept). */
   historyReplayLimit: number
+  /** Events one socket may send per second before it is told to slow down. */
+  socketEventsPerSecond: number
+  /** SOS rooms one socket may be in at once. */
+  socketMaxSosRooms: number
+  /** Outgoing packets queued for one socket (a client that stops reading) before it is disconnected. */
+  socketMaxPendingPackets: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
 }
@@ -115,6 +121,9 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     trustProxy: bool(env, 'TRUST_PROXY', false),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),
     historyReplayLimit: int(env, 'HISTORY_REPLAY_LIMIT', 1000, 1, 100_000),
+    socketEventsPerSecond: int(env, 'SOCKET_EVENTS_PER_SECOND', 50, 1, 100_000),
+    socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
+    socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }

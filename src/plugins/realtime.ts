@@ -35,6 +35,8 @@ export interface RealtimeOptions {
   legacy: boolean
   /** Events one socket may send per second before being told to slow down. */
   eventsPerSecond: number
+  /** Outgoing packets queued for one socket before it is treated as a stalled reader and disconnected. */
+  maxPendingPackets: number
 }
 
 const SERVER_EVENTS = new Set([
@@ -93,6 +95,20 @@ export default fp(
     })
     opts.publisher.attach(io)
 
+    // A client that stops reading makes its outgoing packets pile up in memory (the kernel buffer is
+    // full, so the transport stays unwritable). Others are unaffected, but the pile must be bounded:
+    // past the limit the socket is dropped; a real client reconnects and its rooms replay from the DB.
+    const sweeper = setInterval(() => {
+      for (const socket of io.of('/').sockets.values()) {
+        const pending = (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
+        if (pending > opts.maxPendingPackets) {
+          app.log.warn({ sid: socket.id, pending }, 'disconnecting a socket that stopped reading')
+          socket.disconnect(true)
+        }
+      }
+    }, 1000)
+    sweeper.unref()
+
     const realtime: Realtime = {
       io,
       httpServer,
@@ -108,6 +124,7 @@ export default fp(
     app.decorate('realtime', realtime)
 
     app.addHook('onClose', async () => {
+      clearInterval(sweeper)
       io.disconnectSockets(true)
       await new Promise<void>((resolve) => io.close(() => resolve()))
       if (redis) await redis.pub.quit().catch(() => undefined)
