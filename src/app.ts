@@ -108,7 +108,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
   const writer = createWriter(app.db, app.dbDialect)
-  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit })
+  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({ writer, publisher })
   app.decorate('services', { auth, sos, media, units, publisher })

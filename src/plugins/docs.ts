@@ -46,7 +46,9 @@ export default fp(
     })
     await app.register(swaggerUi, {
       routePrefix: '/api/docs',
-      staticCSP: true,
+      // No CSP of its own: helmet's policy (plugins/security.ts) covers the explorer, and the built-in one
+      // adds upgrade-insecure-requests (blank page over plain HTTP) and blocks the UI's inline styles.
+      staticCSP: false,
       uiConfig: { persistAuthorization: true, docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
     })
     app.get('/api/schema/', { schema: { hide: true } }, async () => app.swagger())

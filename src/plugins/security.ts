@@ -14,6 +14,9 @@ export default fp(
           imgSrc: ["'self'", 'data:', 'blob:'],
           styleSrc: ["'self'", "'unsafe-inline'"],
           scriptSrc: ["'self'"],
+          // Off: the server is often reached over plain HTTP on a LAN address (http://<host>:8000), where
+          // this directive makes browsers fetch the explorer's own assets over https and the page stays blank.
+          upgradeInsecureRequests: null,
         },
       },
       crossOriginResourcePolicy: { policy: 'cross-origin' },

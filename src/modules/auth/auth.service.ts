@@ -51,10 +51,12 @@ const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
 export function passwordProblems(password: string, username: string, email = ''): string[] {
   const problems: string[] = []
   const lower = password.toLowerCase()
-  for (const attribute of [username, email.split('@')[0] ?? '', email]) {
+  // Django's message names the attribute by its verbose name ("username", "email address").
+  const attributes: Array<[string, string]> = [['username', username], ['email address', email.split('@')[0] ?? ''], ['email address', email]]
+  for (const [verboseName, attribute] of attributes) {
     const a = attribute.toLowerCase()
     if (a.length >= 3 && (lower.includes(a) || a.includes(lower) || similarity(lower, a) >= 0.7)) {
-      problems.push('The password is too similar to the username.')
+      problems.push(`The password is too similar to the ${verboseName}.`)
       break
     }
   }

@@ -1,5 +1,5 @@
 // SQL for SOS requests and their children. Every function takes the Kysely instance or a transaction first.
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
 
 type Db = Kysely<Database>
@@ -18,22 +18,69 @@ export function findSosByRoomId(db: Db, roomId: string): Promise<SosRow | undefi
   return db.selectFrom('sos_requests').selectAll().where('room_id', '=', roomId).executeTakeFirst()
 }
 
-/** Newest first; `userId` limits the list to one owner's SOS. */
-export function listSos(db: Db, filter: { userId?: number } = {}): Promise<SosRow[]> {
-  let query = db.selectFrom('sos_requests').selectAll()
-  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
-  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute()
+export interface ListFilter {
+  userId?: number
+  limit?: number
+  offset?: number
 }
 
-export function locationsFor(db: Db, sosIds: number[]): Promise<LocationRow[]> {
+/** Newest first; `userId` limits the list to one owner's SOS; `limit`/`offset` page it. */
+export function listSos(db: Db, filter: ListFilter = {}): Promise<SosRow[]> {
+  let query = db.selectFrom('sos_requests').selectAll()
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
+  query = query.orderBy('created_at', 'desc').orderBy('id', 'desc')
+  if (filter.limit !== undefined) query = query.limit(filter.limit).offset(filter.offset ?? 0)
+  return query.execute()
+}
+
+export async function countSos(db: Db, filter: { userId?: number } = {}): Promise<number> {
+  let query = db.selectFrom('sos_requests').select((eb) => eb.fn.countAll<number>().as('n'))
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)
+  return Number((await query.executeTakeFirstOrThrow()).n)
+}
+
+/**
+ * The newest `perSos` points of each SOS, oldest first within each. A big incident can hold 100,000
+ * points; reads embed a bounded window and the full history is paged by locationsPage().
+ */
+export function recentLocationsFor(db: Db, sosIds: number[], perSos: number): Promise<LocationRow[]> {
   if (sosIds.length === 0) return Promise.resolve([])
-  return db
+  const ranked = db
     .selectFrom('location_updates')
-    .selectAll()
+    .select(['id', 'sos_request_id', 'latitude', 'longitude', 'timestamp'])
+    .select(sql<number>`row_number() over (partition by sos_request_id order by timestamp desc, id desc)`.as('recency'))
     .where('sos_request_id', 'in', sosIds)
+    .as('ranked')
+  return db
+    .selectFrom(ranked)
+    .select(['id', 'sos_request_id', 'latitude', 'longitude', 'timestamp'])
+    .where('recency', '<=', perSos)
     .orderBy('sos_request_id')
     .orderBy('timestamp')
     .orderBy('id')
+    .execute()
+}
+
+export async function locationCounts(db: Db, sosIds: number[]): Promise<Map<number, number>> {
+  if (sosIds.length === 0) return new Map()
+  const rows = await db
+    .selectFrom('location_updates')
+    .select(['sos_request_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('sos_request_id', 'in', sosIds)
+    .groupBy('sos_request_id')
+    .execute()
+  return new Map(rows.map((row) => [row.sos_request_id, Number(row.n)]))
+}
+
+/** One page of an SOS's full history in storage order, after the point with id `afterId`. */
+export function locationsPage(db: Db, sosId: number, afterId: number, limit: number): Promise<LocationRow[]> {
+  return db
+    .selectFrom('location_updates')
+    .selectAll()
+    .where('sos_request_id', '=', sosId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
     .execute()
 }
 

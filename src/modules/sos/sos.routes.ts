@@ -5,7 +5,7 @@ import { AppError, errors } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
 import { TOKEN_OR_SOS_SECURITY, TOKEN_SECURITY, OPTIONAL_TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
 import * as s from './sos.schemas.ts'
-import type { RequestContext, SosService } from './sos.service.ts'
+import { parsePage, type RequestContext, type SosService } from './sos.service.ts'
 
 export interface SosRouteOptions {
   sos: SosService
@@ -20,6 +20,13 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
     actor: request.actor,
     baseUrl: opts.publicUrl ?? `${request.protocol}://${request.host}`,
   })
+  /** An absolute link to the same list with another offset (DRF's `next`/`previous`). */
+  const pageUrl = (request: FastifyRequest) => (offset: number) => {
+    const url = new URL(request.url, ctx(request).baseUrl)
+    url.searchParams.set('offset', String(offset))
+    return url.toString()
+  }
+  const query = (request: FastifyRequest) => (request.query ?? {}) as Record<string, unknown>
   const idOf = (request: FastifyRequest, notFound: AppError = errors.notFound()): number => {
     const id = parseId((request.params as { id?: string }).id)
     if (id === undefined) throw notFound
@@ -54,10 +61,12 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
     schema: {
       tags: ['sos'],
       summary: 'List SOS, newest first: all for staff, a citizen\'s own for a citizen',
+      description: 'A plain array (as the original). With `?limit=` (≤ 1000) and `offset`, a page `{count, next, previous, results}`. Each SOS embeds its newest LOCATIONS_IN_LISTS points; `location_updates_count` is the total.',
       security: TOKEN_SECURITY,
-      response: withErrors({ 200: Type.Array(Type.Ref(s.Sos)) }, [401]),
+      querystring: s.PageQuery,
+      response: withErrors({ 200: Type.Union([Type.Array(Type.Ref(s.Sos)), s.SosPage]) }, [400, 401]),
     },
-    handler: async (request) => sos.list(ctx(request)),
+    handler: async (request) => sos.list(ctx(request), parsePage(query(request)), pageUrl(request)),
   })
 
   app.get('/api/sos/:id/', {
@@ -152,7 +161,28 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
   })
 
   app.get('/api/get-all-sos/', {
-    schema: { tags: ['sos'], summary: 'Every SOS with a count (staff)', security: TOKEN_SECURITY, response: withErrors({ 200: s.GetAllResponse }, [401, 403]) },
-    handler: async (request) => sos.getAll(ctx(request)),
+    schema: {
+      tags: ['sos'],
+      summary: 'Every SOS with a count (staff); `?limit=&offset=` pages `data`',
+      security: TOKEN_SECURITY,
+      querystring: s.PageQuery,
+      response: withErrors({ 200: s.GetAllResponse }, [400, 401, 403]),
+    },
+    handler: async (request) => sos.getAll(ctx(request), parsePage(query(request)), pageUrl(request)),
+  })
+
+  app.get('/api/sos/:id/locations/', {
+    schema: {
+      tags: ['sos'],
+      summary: 'The full location history of an SOS, paged by id (`?after=<last id>&limit=` ≤ 1000)',
+      security: TOKEN_OR_SOS_SECURITY,
+      params: s.SosIdParams,
+      querystring: s.LocationsQuery,
+      response: withErrors({ 200: s.LocationsPage }, [400, 401, 403, 404]),
+    },
+    handler: async (request) => {
+      const nextUrl = (after: number, limit: number) => `${ctx(request).baseUrl}/api/sos/${idOf(request)}/locations/?after=${after}&limit=${limit}`
+      return sos.locations(idOf(request), ctx(request), query(request), nextUrl)
+    },
   })
 }

@@ -50,7 +50,8 @@ export const Sos = Type.Object({
   room_id: Type.String({ description: 'Random UUID naming the SOS\'s Socket.IO room' }),
   created_at: Timestamp,
   updated_at: Timestamp,
-  location_updates: Type.Array(Type.Ref(LocationUpdate)),
+  location_updates: Type.Array(Type.Ref(LocationUpdate), { description: 'The newest points (oldest first); see location_updates_count and /api/sos/{id}/locations/' }),
+  location_updates_count: Type.Integer({ description: 'How many points the SOS has in all' }),
   officer_assignments: Type.Array(Type.Ref(OfficerAssignment)),
   images: Type.Array(Type.Ref(SosImage)),
 }, { $id: 'Sos' })
@@ -91,11 +92,34 @@ export const SosActionResponse = Type.Object({ status: Type.String(), sos: Type.
 
 export const CancelBody = Type.Object({ sos_token: Type.Optional(SosToken) })
 
+const Link = Type.Union([Type.String(), Type.Null()])
+
 export const GetAllResponse = Type.Object({
   status: Type.Literal('success'),
   message: Type.String(),
-  count: Type.Integer(),
+  count: Type.Integer({ description: 'All SOS (not just this page)' }),
+  next: Type.Optional(Link),
+  previous: Type.Optional(Link),
   data: Type.Array(Type.Ref(Sos)),
+})
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Page size; without it the whole list is returned' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+})
+
+export const SosPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: Type.Array(Type.Ref(Sos)) })
+
+export const LocationsQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Return points with an id greater than this (the last id of the previous page)' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Default 500' })),
+})
+
+export const LocationsPage = Type.Object({
+  sos_id: Type.Integer(),
+  count: Type.Integer({ description: 'Points in all' }),
+  next: Link,
+  results: Type.Array(Type.Ref(LocationUpdate)),
 })
 
 export const AdminSosBody = Type.Object({

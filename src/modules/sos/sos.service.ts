@@ -53,6 +53,7 @@ export interface SosDto {
   created_at: string
   updated_at: string
   location_updates: LocationDto[]
+  location_updates_count: number
   officer_assignments: AssignmentDto[]
   images: ImageDto[]
 }
@@ -67,6 +68,31 @@ export interface ImageLinks {
 export interface RequestContext {
   actor: Actor
   baseUrl: string
+}
+
+/** `?limit=&offset=` of a list (DRF LimitOffsetPagination). */
+export interface Page {
+  limit: number
+  offset: number
+}
+
+export const MAX_PAGE = 1000
+
+/** Parses `limit`/`offset`; no `limit` means the original's unpaged plain array. */
+export function parsePage(query: Record<string, unknown>): Page | undefined {
+  if (query.limit === undefined) return undefined
+  const fields = new FieldReader(query)
+  const limit = fields.integer('limit', { min: 1, max: MAX_PAGE })
+  const offset = fields.integer('offset', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
+  fields.done()
+  return { limit: limit!, offset }
+}
+
+function pageLinks(page: Page, count: number, url: (offset: number) => string) {
+  return {
+    next: page.offset + page.limit < count ? url(page.offset + page.limit) : null,
+    previous: page.offset > 0 ? url(Math.max(0, page.offset - page.limit)) : null,
+  }
 }
 
 const COORDS = { latitude: { min: -90, max: 90 }, longitude: { min: -180, max: 180 } }
@@ -112,13 +138,22 @@ export class SosService {
   private readonly publisher: RealtimePublisher
   private readonly images: ImageLinks
   private readonly historyReplayLimit: number
+  private readonly locationsInLists: number
 
-  constructor(deps: { db: Kysely<Database>; writer: Writer; publisher: RealtimePublisher; images: ImageLinks; historyReplayLimit: number }) {
+  constructor(deps: {
+    db: Kysely<Database>
+    writer: Writer
+    publisher: RealtimePublisher
+    images: ImageLinks
+    historyReplayLimit: number
+    locationsInLists: number
+  }) {
     this.db = deps.db
     this.writer = deps.writer
     this.publisher = deps.publisher
     this.images = deps.images
     this.historyReplayLimit = deps.historyReplayLimit
+    this.locationsInLists = deps.locationsInLists
   }
 
   async create(body: unknown, actor: Actor) {
@@ -158,26 +193,52 @@ export class SosService {
     return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken }
   }
 
-  /** GET /api/sos/: every SOS for staff, a citizen's own for a citizen. */
-  async list(ctx: RequestContext): Promise<SosDto[]> {
+  /**
+   * GET /api/sos/: every SOS for staff, a citizen's own for a citizen. A plain array as the original,
+   * or, with `?limit=`, a DRF LimitOffsetPagination page `{count, next, previous, results}`.
+   */
+  async list(ctx: RequestContext, page: Page | undefined, pageUrl: (offset: number) => string) {
     if (!ctx.actor.user) throw errors.notAuthenticated()
-    const rows = await repo.listSos(this.db, sosPolicy.listAll(ctx.actor) ? {} : { userId: ctx.actor.user.id })
-    return this.expand(rows, ctx.baseUrl)
+    const filter = sosPolicy.listAll(ctx.actor) ? {} : { userId: ctx.actor.user.id }
+    const rows = await repo.listSos(this.db, { ...filter, ...page })
+    const results = await this.expand(rows, ctx.baseUrl, this.locationsInLists)
+    if (!page) return results
+    const count = await repo.countSos(this.db, filter)
+    return { count, ...pageLinks(page, count, pageUrl), results }
   }
 
-  /** GET /api/get-all-sos/: staff only. */
-  async getAll(ctx: RequestContext) {
+  /** GET /api/get-all-sos/: staff only; `?limit=&offset=` pages `data` (count stays the total). */
+  async getAll(ctx: RequestContext, page: Page | undefined, pageUrl: (offset: number) => string) {
     // An SOS token grants nothing here: without an account the caller is unauthenticated (401), as in list().
     if (!ctx.actor.user) throw errors.notAuthenticated()
     if (!sosPolicy.listAll(ctx.actor)) throw errors.forbidden()
-    const data = await this.expand(await repo.listSos(this.db), ctx.baseUrl)
-    return { status: 'success', message: 'SOS entries fetched successfully', count: data.length, data }
+    const data = await this.expand(await repo.listSos(this.db, { ...page }), ctx.baseUrl, this.locationsInLists)
+    const count = page ? await repo.countSos(this.db) : data.length
+    return { status: 'success', message: 'SOS entries fetched successfully', count, ...(page && pageLinks(page, count, pageUrl)), data }
   }
 
   async get(id: number, ctx: RequestContext): Promise<SosDto> {
     const row = await this.load(id)
     if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
-    return (await this.expand([row], ctx.baseUrl))[0]
+    return (await this.expand([row], ctx.baseUrl, this.historyReplayLimit))[0]
+  }
+
+  /** GET /api/sos/{id}/locations/?after=<id>&limit=: the full history, paged, for whoever may read the SOS. */
+  async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (after: number, limit: number) => string) {
+    const row = await this.load(id)
+    if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
+    const fields = new FieldReader(query)
+    const after = fields.integer('after', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
+    const limit = fields.integer('limit', { required: false, min: 1, max: MAX_PAGE }) ?? 500
+    fields.done()
+    const rows = await repo.locationsPage(this.db, row.id, after, limit)
+    const last = rows[rows.length - 1]
+    return {
+      sos_id: row.id,
+      count: (await repo.locationCounts(this.db, [row.id])).get(row.id) ?? 0,
+      next: rows.length === limit && last ? nextUrl(last.id, limit) : null,
+      results: rows.map(toLocationDto),
+    }
   }
 
   /** Loads an SOS for access checks by another module (media); 404 when it does not exist. */
@@ -332,14 +393,29 @@ export class SosService {
     return typeof token === 'string' && !actor.sosToken ? { ...actor, sosToken: token } : actor
   }
 
-  /** Rows → API objects, with children fetched in three queries for the whole page. */
-  async expand(rows: SosRow[], baseUrl: string): Promise<SosDto[]> {
-    const ids = rows.map((row) => row.id)
-    const [locations, assignments, images] = await Promise.all([
-      repo.locationsFor(this.db, ids),
-      repo.assignmentsFor(this.db, ids),
-      repo.imagesFor(this.db, ids),
-    ])
+  /**
+   * Rows → API objects, children fetched in a few queries per chunk of ids. Each SOS embeds its newest
+   * `locationsPerSos` points (oldest first) and the total in `location_updates_count`.
+   */
+  async expand(rows: SosRow[], baseUrl: string, locationsPerSos = this.locationsInLists): Promise<SosDto[]> {
+    const locations: LocationRow[] = []
+    const assignments: AssignmentRow[] = []
+    const images: ImageRow[] = []
+    const counts = new Map<number, number>()
+    // Chunked so a long list stays under the databases' bound-parameter limits.
+    for (let i = 0; i < rows.length; i += 500) {
+      const ids = rows.slice(i, i + 500).map((row) => row.id)
+      const [l, a, im, c] = await Promise.all([
+        repo.recentLocationsFor(this.db, ids, locationsPerSos),
+        repo.assignmentsFor(this.db, ids),
+        repo.imagesFor(this.db, ids),
+        repo.locationCounts(this.db, ids),
+      ])
+      locations.push(...l)
+      assignments.push(...a)
+      images.push(...im)
+      for (const [id, n] of c) counts.set(id, n)
+    }
     const group = <T extends { sos_request_id: number }>(items: T[]) => {
       const map = new Map<number, T[]>()
       for (const item of items) {
@@ -367,6 +443,7 @@ export class SosService {
       created_at: row.created_at,
       updated_at: row.updated_at,
       location_updates: (byLocation.get(row.id) ?? []).map(toLocationDto),
+      location_updates_count: counts.get(row.id) ?? 0,
       officer_assignments: (byAssignment.get(row.id) ?? []).map(toAssignmentDto),
       images: (byImage.get(row.id) ?? []).map((image) => this.images.describe(image, baseUrl)),
     }))
