@@ -21,6 +21,7 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
+import metricsPlugin from './plugins/metrics.ts'
 import realtimePlugin from './plugins/realtime.ts'
 import securityPlugin from './plugins/security.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
@@ -128,6 +129,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     eventsPerSecond: config.socketEventsPerSecond,
     maxPendingPackets: config.socketMaxPendingPackets,
   })
+  await app.register(metricsPlugin, { socketCount: () => app.realtime.io.engine.clientsCount })
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
