@@ -135,3 +135,26 @@ async function checkStored(db: ReturnType<typeof openDatabase>['db'], acked: Ack
   for (const [id, sosId] of acked.locations) assert.equal(locationIds.get(id), sosId, `acknowledged location ${id} is stored`)
   assert.ok(locations.every((l) => byId.has(l.sos_request_id)), 'no location without its SOS')
 }
+
+test('SIGTERM under load: the process drains and exits 0; nothing it answered is lost', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'naarikavach-term-'))
+  t.after(() => fs.rm(dir, { recursive: true, force: true }))
+  const databaseUrl = await freshDatabaseUrl(t, dir)
+  const env = { DATABASE_URL: databaseUrl, MEDIA_ROOT: path.join(dir, 'media'), PASSWORD_HASH_COST: '10', SOS_CREATE_RATE_LIMIT_PER_MINUTE: '1000000' }
+  const { child, api } = await startServer(env)
+  const acked: Acked = { sos: new Map(), locations: new Map() }
+  const stop = { dead: false }
+  const traffic = drive(api, acked, stop)
+  await new Promise((r) => setTimeout(r, 500))
+  child.kill('SIGTERM')
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  stop.dead = true
+  await traffic
+  assert.equal(code, 0, 'graceful shutdown exits 0')
+  const { db } = openDatabase(databaseUrl)
+  try {
+    await checkStored(db, acked)
+  } finally {
+    await db.destroy()
+  }
+})
