@@ -22,6 +22,27 @@ export function sqliteFileFromUrl(url: string): string | null {
   return file === ':memory:' || file === '' ? ':memory:' : file
 }
 
+/**
+ * Kysely prepares every query anew; our queries are a few dozen fixed SQL strings, so keep their
+ * prepared statements (better-sqlite3 statements are reusable; each runs synchronously to completion).
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 500) {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql: string) => {
+      let statement = cache.get(sql)
+      if (!statement) {
+        statement = sqlite.prepare(sql)
+        // Queries with IN (…) lists vary in shape; a bounded cache keeps them from growing it forever.
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string)
+        cache.set(sql, statement)
+      }
+      return statement
+    },
+  }
+}
+
 export function openDatabase(url: string): DatabaseHandle {
   const file = sqliteFileFromUrl(url)
   if (file === null) {
@@ -45,7 +66,7 @@ export function openDatabase(url: string): DatabaseHandle {
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }),
     dialect: 'sqlite',
     description: `sqlite ${file === ':memory:' ? ':memory:' : path.resolve(file)}`,
   }

@@ -68,6 +68,12 @@ export default fp(
       app.log.info('socket.io redis streams adapter attached')
     }
 
+    // The handshake's IncomingMessage is kept by Engine.IO for the socket's lifetime; everything we need
+    // (headers, auth, address) is copied into socket.handshake, so release it (~a few KB per socket).
+    io.engine.on('connection', (rawSocket: { request: unknown }) => {
+      rawSocket.request = null
+    })
+
     const limiter = new FixedWindowLimiter(opts.eventsPerSecond, 1000)
     io.use(handshakeAuth(opts.verify))
     io.on('connection', (socket) => {
