@@ -68,15 +68,14 @@ export default fp(
       app.log.info('socket.io redis streams adapter attached')
     }
 
-    // The handshake's IncomingMessage is kept by Engine.IO for the socket's lifetime; everything we need
-    // (headers, auth, address) is copied into socket.handshake, so release it (~a few KB per socket).
-    io.engine.on('connection', (rawSocket: { request: unknown }) => {
-      rawSocket.request = null
-    })
-
+    // The handshake's IncomingMessage is kept by Engine.IO for the socket's lifetime. Socket.IO copies
+    // what we need (headers, auth, address) into socket.handshake only when the client joins the
+    // namespace, so it is released in the `connection` listener below, not on the Engine.IO connection
+    // (which comes first and would lose the Authorization header; CONTRACT §4).
     const limiter = new FixedWindowLimiter(opts.eventsPerSecond, 1000)
     io.use(handshakeAuth(opts.verify))
     io.on('connection', (socket) => {
+      ;(socket.conn as unknown as { request: unknown }).request = null // handshake copied; release it (~a few KB per socket)
       const log = app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
       const allow = () => limiter.hit(socket.id)
       for (const event of CLIENT_EVENTS) {
