@@ -2,6 +2,7 @@
 import rateLimit from '@fastify/rate-limit'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import { createWriter } from './db/writer.ts'
 import { newApiToken } from './lib/secrets.ts'
@@ -97,7 +98,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorHandler)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
-  await app.register(rateLimit, { global: false })
+  // With Redis, rate-limit counters are shared by every node (otherwise N nodes would allow N times as much).
+  // skipOnError: if Redis is unreachable the limits fail open; an SOS must never be refused for that.
+  let rateLimitRedis: Redis | undefined
+  if (config.redisUrl) {
+    rateLimitRedis = new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    rateLimitRedis.on('error', (err) => app.log.error({ err }, 'rate-limit redis connection error'))
+    app.addHook('onClose', async () => {
+      await rateLimitRedis?.quit().catch(() => undefined)
+    })
+  }
+  await app.register(rateLimit, {
+    global: false,
+    ...(rateLimitRedis && { redis: rateLimitRedis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true }),
+  })
   await app.register(multipart, {
     throwFileSizeLimit: false,
     limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
@@ -119,7 +133,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publisher,
     verify: (token) => auth.authenticate(token),
     handlers: {
-      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: config.socketMaxSosRooms, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute }),
+      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: config.socketMaxSosRooms, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute, trustProxy: config.trustProxy }),
       ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
     },
     corsOrigins: config.corsOrigins,

@@ -41,3 +41,10 @@ export function payloadObject(payload: unknown, stringField?: string): Record<st
   if (typeof payload === 'object' && !Array.isArray(payload)) return payload as Record<string, unknown>
   throw new AppError(400, 'validation_error', 'Payload must be an object.', { non_field_errors: ['Payload must be an object.'] })
 }
+
+/** The client's address: the handshake's peer, or (behind a trusted proxy) the first X-Forwarded-For entry. */
+export function clientAddress(socket: AppSocket, trustProxy: boolean): string {
+  const forwarded = socket.handshake.headers['x-forwarded-for']
+  if (trustProxy && typeof forwarded === 'string' && forwarded.trim() !== '') return forwarded.split(',')[0].trim()
+  return socket.handshake.address
+}

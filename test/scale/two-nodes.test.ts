@@ -60,3 +60,16 @@ test('an event produced on one node reaches subscribers on the other', async (t)
   assert.equal((await phoneClosed).status, 'resolved')
   assert.equal((await unitClosed).status, 'resolved')
 })
+
+test('rate limits are shared by the nodes through Redis', async (t) => {
+  const shared = { redisUrl: REDIS_URL, redisPrefix: `nk_scale_${crypto.randomBytes(6).toString('hex')}`, loginRateLimitPerMinute: 4 }
+  const nodeA = await buildTestApp(t, shared)
+  const nodeB = await buildTestApp(t, { ...shared, databaseUrl: nodeA.config.databaseUrl })
+  const statuses: number[] = []
+  for (let i = 0; i < 6; i++) {
+    const node = i % 2 === 0 ? nodeA : nodeB
+    const res = await node.app.inject({ method: 'POST', url: '/auth/token/login/', payload: { username: 'nobody', password: 'wrong-password-1' } })
+    statuses.push(res.statusCode)
+  }
+  assert.deepEqual(statuses, [400, 400, 400, 400, 429, 429], 'the fifth attempt is refused whichever node takes it')
+})

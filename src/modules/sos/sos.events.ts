@@ -2,7 +2,7 @@
 import { AppError, errors } from '../../errors.ts'
 import { FixedWindowLimiter } from '../../lib/rate-window.ts'
 import { ROOMS, type ClientEventName, type ResponseEvent } from '../../realtime/contract.ts'
-import { payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
+import { clientAddress, payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
 import { isStaff } from '../auth/auth.service.ts'
 import type { Actor } from './sos.policy.ts'
 import { sosPolicy } from './sos.policy.ts'
@@ -16,6 +16,8 @@ export interface SosEventOptions {
   /** Most SOS rooms one socket may be in at once. */
   maxRoomsPerSocket: number
   sosCreateRateLimitPerMinute: number
+  /** Behind a load balancer the client's address comes from X-Forwarded-For. */
+  trustProxy: boolean
 }
 
 export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<string, unknown>): Actor {
@@ -84,7 +86,7 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
 
     create_sos: withResponseEvent('create_sos_response', async (socket, raw) => {
       const actor = actorOf(socket, legacy)
-      if (!actor.user && !anonymousCreates.hit(socket.handshake.address)) throw errors.tooManyRequests()
+      if (!actor.user && !anonymousCreates.hit(clientAddress(socket, opts.trustProxy))) throw errors.tooManyRequests()
       return sos.create(payloadObject(raw), actor)
     }),
 
