@@ -64,7 +64,8 @@ test('an SOS with 100,000 points: bounded reads, bounded replay, complete paging
   let seen = 0
   let lastId = 0
   while (url) {
-    const res = await app.inject({ method: 'GET', url: url.replace(/^https?:\/\/[^/]+/, ''), headers: auth(dispatcher) })
+    const target: string = url.replace(/^https?:\/\/[^/]+/, '')
+    const res = await app.inject({ method: 'GET', url: target, headers: auth(dispatcher) })
     assert.equal(res.statusCode, 200)
     const body = res.json() as { count: number; next: string | null; results: { id: number }[] }
     assert.equal(body.count, POINTS)
