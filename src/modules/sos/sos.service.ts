@@ -284,12 +284,13 @@ export class SosService {
   }
 
   async assignOfficer(body: unknown, actor: Actor) {
+    // Accounts only: as in DRF, the permission check comes before the body is looked at.
+    if (!actor.user) throw errors.notAuthenticated()
     const fields = new FieldReader(asObject(body))
     const sosId = fields.pk('sos_request')
     const officerName = fields.string('officer_name', { max: 255 })
     const unitNumber = readUnitNumber(fields, 'unit_number')
     fields.done()
-    if (!actor.user) throw errors.notAuthenticated()
     const sos = await repo.findSosById(this.db, sosId!)
     if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
     if (!sosPolicy.assign(actor, unitNumber!)) throw errors.forbidden()
