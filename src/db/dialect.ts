@@ -43,12 +43,18 @@ function withStatementCache(sqlite: SQLite.Database, max = 500) {
   }
 }
 
-export function openDatabase(url: string): DatabaseHandle {
+/**
+ * @param onIdleError called when PostgreSQL drops an idle pooled connection (server restart, failover,
+ *   an administrator's terminate). Without a listener pg would throw it as an uncaught exception and
+ *   end the process; the pool discards that client and the next query opens a new one.
+ */
+export function openDatabase(url: string, onIdleError: (error: Error) => void = () => undefined): DatabaseHandle {
   const file = sqliteFileFromUrl(url)
   if (file === null) {
     // pg returns BIGINT (count(*), bigserial) as text by default; our ids and counts fit a JS number.
     pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
     const pool = new pg.Pool({ connectionString: url, max: 20 })
+    pool.on('error', onIdleError)
     const safe = new URL(url)
     safe.password = ''
     return {

@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 export default fp(
   async function dbPlugin(app: FastifyInstance, opts: { databaseUrl: string; autoMigrate: boolean }) {
-    const handle = openDatabase(opts.databaseUrl)
+    const handle = openDatabase(opts.databaseUrl, (err) => app.log.warn({ err }, 'database connection lost (idle); it will be replaced'))
     app.decorate('db', handle.db)
     app.decorate('dbDialect', handle.dialect)
     app.addHook('onClose', async () => {

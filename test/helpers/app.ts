@@ -60,8 +60,22 @@ export async function freshDatabaseUrl(t: TestContext, dir: string): Promise<str
   cleanupFor(t).after.push(async () => {
     const client = new pg.Client({ connectionString: PG_ADMIN_URL })
     await client.connect()
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await client.end()
+    try {
+      // Closed pools may still be finishing their goodbyes: wait for them rather than cutting them off
+      // (a cut connection surfaces as an error in the test process). FORCE is the last resort, for
+      // connections of a server process a test killed.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${name}${attempt >= 20 ? ' WITH (FORCE)' : ''}`)
+          break
+        } catch (error) {
+          if (attempt >= 20) throw error
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      }
+    } finally {
+      await client.end()
+    }
   })
   const url = new URL(PG_ADMIN_URL)
   url.pathname = `/${name}`
