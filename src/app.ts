@@ -81,6 +81,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   app.setValidatorCompiler(() => () => true)
 
+  // close() ends the idle keep-alive connections once; a response still streaming then (an image)
+  // leaves its connection open until the client's keep-alive timeout (over a minute), which stalls
+  // a graceful shutdown. Keep ending connections as they fall idle until the server has closed.
+  app.addHook('preClose', (done) => {
+    if (!app.server.listening) return done()
+    const timer = setInterval(() => app.server.closeIdleConnections(), 50)
+    timer.unref()
+    app.server.once('close', () => clearInterval(timer))
+    done()
+  })
+
   // DRF parses JSON, forms and multipart only; a text/plain body is 415 there, not a "string" payload.
   app.removeContentTypeParser('text/plain')
   // DRF also accepts form posts; the original's browsable API sent them.

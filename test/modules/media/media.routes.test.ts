@@ -157,6 +157,28 @@ test('upload: a text file named x.png is refused; mixed valid and invalid files 
   assert.equal(list.body.count, 1, 'only the valid image is stored')
 })
 
+test('upload: a file over the size cap is refused by name, the others are stored', async (t) => {
+  const { app, apiUrl, config } = await buildTestApp(t, { imageMaxBytes: 1024 })
+  const sos = await createSos(app)
+  // A real PNG header followed by padding: an image by its bytes, but larger than the cap.
+  const big = Buffer.concat([IMAGES.png, Buffer.alloc(4096)])
+
+  const mixed = await upload(apiUrl, { sos_id: sos.sos_id, sos_token: sos.sos_token, descriptions: ['too big', 'fits'] }, [
+    { data: big, filename: 'big.png', type: 'image/png' },
+    { data: IMAGES.gif, filename: 'small.gif', type: 'image/gif' },
+  ])
+  assert.equal(mixed.status, 201, mixed.bytes.toString())
+  assert.equal(mixed.body.message, 'Successfully uploaded 1 image(s)')
+  assert.equal(mixed.body.uploaded_images[0].description, 'fits')
+  assert.deepEqual(mixed.body.partial_errors, [{ file: 'big.png', error: `File is larger than the ${config.imageMaxBytes} byte limit.` }])
+  assert.deepEqual(await fs.readdir(path.join(config.mediaRoot, 'sos_images')), [path.basename(mixed.body.uploaded_images[0].image)])
+
+  const onlyBig = await upload(apiUrl, { sos_id: sos.sos_id, sos_token: sos.sos_token }, [{ data: big, filename: 'big.png', type: 'image/png' }])
+  assert.equal(onlyBig.status, 400)
+  assert.equal(onlyBig.body.status, 'error')
+  assert.deepEqual(onlyBig.body.errors, [{ file: 'big.png', error: `File is larger than the ${config.imageMaxBytes} byte limit.` }])
+})
+
 test('upload errors: no sos_id, no image, unknown SOS, no credentials, another SOS\'s token', async (t) => {
   const { app, apiUrl } = await buildTestApp(t)
   const sos = await createSos(app)
