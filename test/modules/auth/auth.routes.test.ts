@@ -3,33 +3,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { buildTestApp } from '../../helpers/app.ts'
+import { call } from '../../helpers/http.ts'
 import { createUser } from '../../helpers/factories.ts'
-
-interface Answer {
-  status: number
-  text: string
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any
-}
-
-/** One real HTTP request against the running API. */
-async function call(
-  apiUrl: string,
-  method: string,
-  path: string,
-  opts: { json?: unknown; token?: string; scheme?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...opts.headers }
-  if (opts.token) headers.authorization = `${opts.scheme ?? 'Token'} ${opts.token}`
-  let body: string | undefined
-  if (opts.json !== undefined) {
-    headers['content-type'] = 'application/json'
-    body = JSON.stringify(opts.json)
-  }
-  const res = await fetch(`${apiUrl}${path}`, { method, headers, body })
-  const text = await res.text()
-  return { status: res.status, text, body: text ? JSON.parse(text) : undefined }
-}
 
 const GOOD_PASSWORD = 'Kavach-Lantern-2025'
 const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.' }

@@ -6,34 +6,9 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { test } from 'node:test'
 import { buildTestApp } from '../../helpers/app.ts'
-import { createSos, createUser, IMAGES, type TestUser } from '../../helpers/factories.ts'
+import { call } from '../../helpers/http.ts'
+import { createSos, createUser, IMAGES } from '../../helpers/factories.ts'
 import { connect, emitAck, next } from '../../helpers/sockets.ts'
-
-interface Answer {
-  status: number
-  text: string
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any
-}
-
-/** One real HTTP request against the running API. */
-async function call(
-  apiUrl: string,
-  method: string,
-  urlPath: string,
-  opts: { json?: unknown; user?: TestUser; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...opts.headers }
-  if (opts.user) headers.authorization = `Token ${opts.user.token}`
-  let body: string | undefined
-  if (opts.json !== undefined) {
-    headers['content-type'] = 'application/json'
-    body = JSON.stringify(opts.json)
-  }
-  const res = await fetch(`${apiUrl}${urlPath}`, { method, headers, body })
-  const text = await res.text()
-  return { status: res.status, text, body: text ? JSON.parse(text) : undefined }
-}
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const SOS_KEYS = [
