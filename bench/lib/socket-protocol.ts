@@ -1,0 +1,58 @@
+// Messages between the bench parent and its socket worker processes (IPC, structured clone).
+
+/** Which server event a worker timestamps, the small code it is stored under, and what it is matched on. */
+export interface RecordSpec {
+  event: string
+  code: number
+  /** `sos_id`: the payload's SOS id; `lat-seq`: the sequence number the bench encoded in the latitude. */
+  key: 'sos_id' | 'lat-seq'
+}
+
+export interface SocketSpec {
+  token?: string
+  /** An event to emit (with an ack) once connected, e.g. join_sos_channel. */
+  join?: { event: string; payload: unknown }
+}
+
+export interface ConnectRequest {
+  cmd: 'connect'
+  id: number
+  urls: string[]
+  specs: SocketSpec[]
+  record: RecordSpec[]
+  /** Global index of this worker's first socket. */
+  baseIndex: number
+  concurrency: number
+  timeoutMs: number
+  reconnection: boolean
+  localAddress?: string
+  maxReceipts: number
+}
+
+export type WorkerRequest =
+  | ConnectRequest
+  | { cmd: 'reset' | 'count' | 'collect' | 'disconnect' | 'usage' | 'close'; id: number }
+  | { cmd: 'reconnect'; id: number; startUs: number; timeoutMs: number }
+
+export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }
+
+export interface ConnectResult {
+  connectMs: number[]
+  joinMs: number[]
+  failures: number
+  errors: Record<string, number>
+  connected: number
+}
+
+export interface Receipts {
+  code: Uint8Array
+  sock: Int32Array
+  key: Float64Array
+  t: Float64Array
+  overflow: number
+}
+
+export interface ReconnectResult {
+  reconnectMs: number[]
+  missing: number
+}

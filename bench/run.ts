@@ -1,0 +1,204 @@
+// Entry point: `npm run bench -- <scenario> [options]` (create | fanout | track | connect | smoke | profile).
+// Prints a human-readable report, then ONE JSON line (the last line of stdout) for machines.
+import { parseArgs } from 'node:util'
+import { defaultProfDir, type CommonOptions, type ScenarioReport } from './lib/common.ts'
+import { installCleanup, killAll } from './lib/cleanup.ts'
+import { formatProfile, summarizeProfile } from './lib/profile.ts'
+import { loadAverage, machineInfo } from './lib/proc.ts'
+import { ROOT } from './lib/server.ts'
+import { runConnect } from './scenarios/connect.ts'
+import { runCreate } from './scenarios/create.ts'
+import { runFanout } from './scenarios/fanout.ts'
+import { runTrack } from './scenarios/track.ts'
+
+const USAGE = `Usage: npm run bench -- <scenario> [options]
+
+Scenarios (each starts its own server on 127.0.0.1 and stops it at the end):
+  create    POST /api/create-sos/ closed loop (autocannon), or open loop with --rate
+            --connections 32  --duration 10  --warmup 2  --rate 0 (req/s; 0 = closed loop)
+  fanout    S staff sockets in sos_channel, SOS created at R/s, POST → new_sos latency per socket
+            --sockets 1000  --rate 5  --duration 10
+  track     K open SOS with SOS-room, unit-room and tracking subscribers; location updates at R/s
+            --sos 100  --rate 1000 (0 = closed loop at --connections)  --duration 10  --connections 64
+  connect   N idle sockets: connect time, RSS per socket, reconnect storm
+            --sockets 2000  --idle 10  --auth  --per-process 5000  --storm-timeout 60
+            --spread-sources (one loopback source address per client process, for > 28,000 sockets)
+  smoke     every scenario for a couple of seconds with small numbers; exits non-zero only if one breaks
+  profile <file.cpuprofile>   summarize a CPU profile (top self-time functions)
+
+Common options:
+  --workers N            server processes sharing the database (socket scenarios need REDIS_URL when N > 1)
+  --client-procs N       socket client processes (default 1; connect: enough for --per-process)
+  --connect-concurrency  sockets opened at once per client process (default 100)
+  --cpu-prof             run the server under node --cpu-prof and summarize the profile at the end
+  --prof-dir DIR         where profiles are written (default: a new directory under the temp dir)
+  --nofile N             raise the server's open-file limit (ulimit -n) for big socket counts
+  --listen-backlog N     EXPERIMENT: run the same app through bench/lib/serve-backlog.ts with this TCP
+                         accept backlog (Node's default is 511; the kernel caps it at net.core.somaxconn)
+
+Environment: DATABASE_URL=postgres://… and REDIS_URL=redis://… are passed to the server (default: a
+temporary SQLite file, in-memory adapter).`
+
+const LIMITS = { sockets: 60_000, rate: 200_000, duration: 600, connections: 2048, sos: 10_000 }
+
+function num(values: Record<string, unknown>, name: string, fallback: number, max: number, min = 0): number {
+  const raw = values[name]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number between ${min} and ${max}`)
+  return n
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rate: { type: 'string' },
+      sockets: { type: 'string' },
+      sos: { type: 'string' },
+      idle: { type: 'string' },
+      auth: { type: 'boolean', default: false },
+      'per-process': { type: 'string' },
+      'storm-timeout': { type: 'string' },
+      'spread-sources': { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      'client-procs': { type: 'string' },
+      'connect-concurrency': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'prof-dir': { type: 'string' },
+      nofile: { type: 'string' },
+      'listen-backlog': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const scenario = positionals[0]
+  if (!scenario || values.help) {
+    console.log(USAGE)
+    return scenario || values.help ? 0 : 2
+  }
+  if (scenario === 'profile') {
+    if (!positionals[1]) throw new Error('profile needs a .cpuprofile file')
+    console.log(formatProfile(summarizeProfile(positionals[1], 30)))
+    return 0
+  }
+
+  const common: CommonOptions = {
+    workers: num(values, 'workers', 1, 8, 1),
+    clientProcs: num(values, 'client-procs', 1, 16, 1),
+    cpuProf: values['cpu-prof'] === true,
+    profDir: (values['prof-dir'] as string | undefined) ?? defaultProfDir(),
+    nofile: values.nofile ? num(values, 'nofile', 0, 1_048_576, 1024) : undefined,
+    listenBacklog: values['listen-backlog'] ? num(values, 'listen-backlog', 0, 65_535, 1) : undefined,
+    smoke: scenario === 'smoke',
+  }
+  const cc = num(values, 'connect-concurrency', 100, 5000, 1)
+  const duration = num(values, 'duration', 10, LIMITS.duration, 1)
+
+  const run = async (): Promise<ScenarioReport[]> => {
+    switch (scenario) {
+      case 'create':
+        return [await runCreate(common, { connections: num(values, 'connections', 32, LIMITS.connections, 1), durationS: duration, warmupS: num(values, 'warmup', 2, 60), rate: num(values, 'rate', 0, LIMITS.rate) })]
+      case 'fanout':
+        return [await runFanout(common, { sockets: num(values, 'sockets', 1000, LIMITS.sockets, 1), rate: num(values, 'rate', 5, 1000, 0.1), durationS: duration, connectConcurrency: cc })]
+      case 'track':
+        return [await runTrack(common, { sos: num(values, 'sos', 100, LIMITS.sos, 1), rate: num(values, 'rate', 1000, LIMITS.rate, 0), durationS: duration, connections: num(values, 'connections', 64, LIMITS.connections, 1), connectConcurrency: cc })]
+      case 'connect':
+        return [
+          await runConnect(common, {
+            sockets: num(values, 'sockets', 2000, LIMITS.sockets, 1),
+            connectConcurrency: cc,
+            idleS: num(values, 'idle', 10, 300),
+            auth: values.auth === true,
+            perProcess: num(values, 'per-process', 5000, 15_000, 1),
+            stormTimeoutS: num(values, 'storm-timeout', 60, 600, 1),
+            spreadSources: values['spread-sources'] === true,
+          }),
+        ]
+      case 'smoke':
+        return smoke(common)
+      default:
+        throw new Error(`unknown scenario "${scenario}"\n\n${USAGE}`)
+    }
+  }
+
+  // Every run is bounded: the scenario's own length plus generous room for setup, drain and shutdown.
+  const sockets = num(values, 'sockets', 2000, LIMITS.sockets, 1)
+  const limitMs = scenario === 'smoke' ? 10 * 60_000 : (300 + duration + num(values, 'warmup', 2, 60) + num(values, 'idle', 10, 300) + sockets / 20) * 1000
+  const cancelWatchdog = installCleanup(limitMs)
+
+  const machine = machineInfo(ROOT)
+  const loadBefore = loadAverage()
+  console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, node ${machine.node}, SQLite ${machine.sqlite}, commit ${machine.commit}${machine.dirty ? ' + uncommitted changes' : ''}; load average ${loadBefore.join(' ')}\n`)
+  const reports = await run()
+  cancelWatchdog()
+  const loadAfter = loadAverage()
+  const problems = reports.flatMap((r) => r.problems.map((p) => `${r.scenario}: ${p}`))
+  const warnings = reports.flatMap((r) => r.warnings.map((w) => `${r.scenario}: ${w}`))
+  console.log('')
+  for (const w of warnings) console.log(`WARNING ${w}`)
+  for (const p of problems) console.log(`PROBLEM ${p}`)
+  console.log(`load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`)
+  console.log(problems.length === 0 ? `${scenario}: OK` : `${scenario}: FAILED (${problems.length} problem(s))`)
+  console.log(
+    JSON.stringify({
+      bench: 'naarikavach',
+      scenario,
+      at: new Date().toISOString(),
+      argv,
+      ok: problems.length === 0,
+      machine,
+      loadAverage: { before: loadBefore, after: loadAfter },
+      database: process.env.DATABASE_URL ? 'postgres' : 'sqlite',
+      redis: Boolean(process.env.REDIS_URL),
+      workers: common.workers,
+      problems,
+      warnings,
+      reports: reports.map((r) => ({
+        scenario: r.scenario,
+        results: r.results,
+        server: r.server && { cpuPercent: r.server.cpuPercent, userPercent: r.server.userPercent, systemPercent: r.server.systemPercent, rssBeforeMb: r.server.rssBeforeMb, rssAfterMb: r.server.rssAfterMb, hwmMb: r.server.hwmMb },
+        loopDelayMs: r.loopDelay,
+        profiles: r.profiles?.map((p) => ({ file: p.file, busyMs: p.busyMs, idleMs: p.idleMs, gcMs: p.gcMs, top: p.topFunctions.slice(0, 10) })),
+      })),
+    }),
+  )
+  return problems.length === 0 ? 0 : 1
+}
+
+/** Every scenario, tiny and short; a scenario that throws counts as broken. No timing is judged. */
+async function smoke(common: CommonOptions): Promise<ScenarioReport[]> {
+  const steps: Array<[string, () => Promise<ScenarioReport>]> = [
+    ['create', () => runCreate(common, { connections: 4, durationS: 2, warmupS: 0, rate: 0 })],
+    ['create (open loop)', () => runCreate(common, { connections: 4, durationS: 2, warmupS: 0, rate: 50 })],
+    ['fanout', () => runFanout(common, { sockets: 20, rate: 5, durationS: 2, connectConcurrency: 10 })],
+    ['track', () => runTrack(common, { sos: 4, rate: 100, durationS: 2, connections: 8, connectConcurrency: 10 })],
+    ['connect', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: true })],
+  ]
+  const reports: ScenarioReport[] = []
+  for (const [name, step] of steps) {
+    console.log(`\n=== smoke: ${name} ===`)
+    try {
+      reports.push(await step())
+    } catch (err) {
+      console.log(`${name} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      reports.push({ scenario: name, problems: [`threw: ${err instanceof Error ? err.message : String(err)}`], warnings: [], results: {} })
+    }
+  }
+  return reports
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    killAll()
+    process.exit(code)
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err)
+    killAll()
+    process.exit(2)
+  },
+)
