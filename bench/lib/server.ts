@@ -7,6 +7,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
 import { track, trackDir, untrack } from './cleanup.ts'
 import { delta, snapshot, type ProcDelta, type ProcSnapshot } from './proc.ts'
 import { sleep } from './stats.ts'
@@ -202,6 +203,27 @@ export class BenchServer {
     return this.pids.map((pid) => snapshot(pid)).filter((s): s is ProcSnapshot => s !== null)
   }
 
+  /** Removes the keys this run created under its own REDIS_PREFIX (the adapter's stream, rate-limit counters). */
+  private async dropRedisKeys(): Promise<void> {
+    const prefix = this.env.REDIS_PREFIX
+    if (!this.env.REDIS_URL || !prefix) return
+    const redis = new Redis(this.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
+    try {
+      await redis.connect()
+      let cursor = '0'
+      let rounds = 0
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        if (keys.length > 0) await redis.del(...keys)
+        cursor = next
+      } while (cursor !== '0' && ++rounds < 10_000)
+    } catch (err) {
+      console.warn(`could not remove this run's Redis keys (${prefix}*): ${(err as Error).message}`)
+    } finally {
+      redis.disconnect()
+    }
+  }
+
   /** SIGTERM (graceful: a CPU profile is written on exit), SIGKILL after 20 s. Returns the profiles written. */
   async stop(): Promise<string[]> {
     await Promise.all(
@@ -215,6 +237,7 @@ export class BenchServer {
       }),
     )
     this.procs = []
+    await this.dropRedisKeys()
     if (!this.opts.cpuProf) return []
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (the others are the
     // module loader's worker, which only runs at start-up).
