@@ -27,7 +27,7 @@ export async function startServer(config: Config): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   try {
-    const apiAddress = await app.listen({ port: config.port, host: config.host })
+    const apiAddress = await app.listen({ port: config.port, host: config.host, backlog: 4096 })
     const socketPort = await app.realtime.listen(config.socketPort, config.host)
     app.log.info({ api: apiAddress, socketPort, docs: `${apiAddress}/api/docs/` }, 'NaariKavach is up')
   } catch (err) {

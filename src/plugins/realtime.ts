@@ -120,7 +120,8 @@ export default fp(
       listen: (port, host) =>
         new Promise((resolve, reject) => {
           httpServer.once('error', reject)
-          httpServer.listen(port, host, () => {
+          // A reconnect storm brings thousands of SYNs at once; Node's default backlog (511) drops them.
+          httpServer.listen({ port, host, backlog: 4096 }, () => {
             httpServer.off('error', reject)
             resolve((httpServer.address() as AddressInfo).port)
           })

@@ -19,26 +19,36 @@ export class RealtimePublisher {
     this.io = io
   }
 
+  /**
+   * Emits on the next turn of the event loop: the caller (already past its commit) answers its own
+   * request first, so a victim's create is not held up by 10,000 socket writes to the control rooms.
+   * setImmediate callbacks run in order, so events keep the order of their commits.
+   */
+  private later(emit: (io: RealtimeServer) => void): void {
+    const io = this.io
+    if (io) setImmediate(() => emit(io))
+  }
+
   newSos(event: NewSosEvent): void {
-    this.io?.to(ROOMS.sosChannel).emit('new_sos', event)
+    this.later((io) => io.to(ROOMS.sosChannel).emit('new_sos', event))
   }
 
   locationUpdated(sos: SosRouting, point: LocationPoint): void {
-    if (!this.io) return
-    this.io.to(ROOMS.sos(sos.room_id)).emit('location_history', point)
-    if (sos.unit_number_dispatched) this.io.to(ROOMS.unit(sos.unit_number_dispatched)).emit('unit_location_update', point)
-    this.io.to(ROOMS.locationTracking).emit('location_tracking_update', { unit_number: sos.unit_number_dispatched, ...point })
+    this.later((io) => {
+      io.to(ROOMS.sos(sos.room_id)).emit('location_history', point)
+      if (sos.unit_number_dispatched) io.to(ROOMS.unit(sos.unit_number_dispatched)).emit('unit_location_update', point)
+      io.to(ROOMS.locationTracking).emit('location_tracking_update', { unit_number: sos.unit_number_dispatched, ...point })
+    })
   }
 
   sosClosed(sos: SosRouting, status: SosResolvedEvent['status']): void {
-    if (!this.io) return
     const rooms = [ROOMS.sos(sos.room_id), ROOMS.sosChannel]
     if (sos.unit_number_dispatched) rooms.push(ROOMS.unit(sos.unit_number_dispatched))
     // One emit to the union of rooms, so a socket in several of them gets the event once.
-    this.io.to(rooms).emit('sos_resolved', { sos_id: sos.id, room_id: sos.room_id, status })
+    this.later((io) => io.to(rooms).emit('sos_resolved', { sos_id: sos.id, room_id: sos.room_id, status }))
   }
 
   unitLocation(location: UnitLocation): void {
-    this.io?.to(ROOMS.officerTracking).emit('unit_loc', location)
+    this.later((io) => io.to(ROOMS.officerTracking).emit('unit_loc', location))
   }
 }
