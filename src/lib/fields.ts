@@ -1,6 +1,10 @@
 // Field validators with Django REST Framework's semantics and messages, shared by REST and sockets.
 import { validationError, type FieldErrors } from '../errors.ts'
 
+/** A unit number (`UNIT001`): 1–50 letters, digits, "-" or "_". One definition for REST, sockets and schemas. */
+export const UNIT_NUMBER_PATTERN = '^[A-Za-z0-9_-]{1,50}$'
+export const UNIT_NUMBER_RE = new RegExp(UNIT_NUMBER_PATTERN)
+
 export const MSG = {
   required: 'This field is required.',
   null: 'This field may not be null.',

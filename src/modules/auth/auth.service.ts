@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely'
 import type { Database, Role, UserRow } from '../../db/schema.ts'
 import { errors, validationError } from '../../errors.ts'
-import { asObject, FieldReader, MSG } from '../../lib/fields.ts'
+import { asObject, FieldReader, MSG, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { hashPassword, newApiToken, sha256Hex, verifyPassword } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import { COMMON_PASSWORDS } from './common-passwords.ts'
@@ -45,7 +45,6 @@ export interface NewUserInput {
 
 const USERNAME_RE = /^[\w.@+-]+$/
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
 
 /** Django's password validators: length, numeric, common, similarity to username/email. */
 export function passwordProblems(password: string, username: string, email = ''): string[] {
@@ -116,7 +115,7 @@ export class AuthService {
     if (email && !EMAIL_RE.test(email)) add('email', MSG.email)
     if (!ROLES.includes(input.role)) add('role', MSG.choice(input.role))
     if (input.role === 'officer' && !input.unitNumber) add('unit_number', 'Officers must belong to a unit.')
-    if (input.unitNumber && !UNIT_RE.test(input.unitNumber)) add('unit_number', 'Use 1–50 letters, digits, "-" or "_".')
+    if (input.unitNumber && !UNIT_NUMBER_RE.test(input.unitNumber)) add('unit_number', 'Use 1–50 letters, digits, "-" or "_".')
     if (Object.keys(fieldErrors).length) throw validationError(fieldErrors)
     if (input.password !== rePassword) throw validationError({ non_field_errors: ["The two password fields didn't match."] })
     const problems = passwordProblems(input.password, input.username, email)

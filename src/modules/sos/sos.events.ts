@@ -26,7 +26,7 @@ export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<str
 }
 
 /** Joins a staff-only channel (legacy: anyone). */
-function staffChannel(channel: string, legacy: boolean): EventHandler {
+export function staffChannel(channel: string, legacy: boolean): EventHandler {
   return async (socket, raw) => {
     // The payload is `{}` (or nothing); a number, list or string is malformed input, answered as such.
     payloadObject(raw)

@@ -1,5 +1,6 @@
 // TypeBox schemas of the SOS endpoints: request bodies as documented, and every success response.
 import { Type } from '@sinclair/typebox'
+import { UNIT_NUMBER_PATTERN } from '../../lib/fields.ts'
 import { Id, Timestamp } from '../../lib/schemas.ts'
 
 const Latitude = Type.Number({ minimum: -90, maximum: 90, description: 'Degrees, finite, in [-90, 90]; numeric strings accepted' })
@@ -83,7 +84,7 @@ export const UpdateLocationResponse = Type.Object({ status: Type.String(), locat
 export const AssignOfficerBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
   officer_name: Type.String({ minLength: 1, maxLength: 255 }),
-  unit_number: Type.String({ pattern: '^[A-Za-z0-9_-]{1,50}$' }),
+  unit_number: Type.String({ pattern: UNIT_NUMBER_PATTERN }),
 })
 
 export const AssignOfficerResponse = Type.Object({ status: Type.String(), officer: Type.Ref(OfficerAssignment) })

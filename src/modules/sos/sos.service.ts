@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow, SosStatus } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
-import { asObject, FieldReader } from '../../lib/fields.ts'
+import { asObject, FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import type { LocationPoint } from '../../realtime/contract.ts'
@@ -96,7 +96,6 @@ function pageLinks(page: Page, count: number, url: (offset: number) => string) {
 }
 
 const COORDS = { latitude: { min: -90, max: 90 }, longitude: { min: -180, max: 180 } }
-const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
 
 export const toLocationDto = (row: LocationRow): LocationDto => ({
   id: row.id,
@@ -123,7 +122,7 @@ export const toPoint = (row: LocationRow): LocationPoint => ({
 
 export function readUnitNumber(fields: FieldReader, field: string): string | undefined {
   const unit = fields.string(field, { max: 50 })
-  if (unit !== undefined && !UNIT_RE.test(unit)) return fields.fail(field, 'Use 1–50 letters, digits, "-" or "_".')
+  if (unit !== undefined && !UNIT_NUMBER_RE.test(unit)) return fields.fail(field, 'Use 1–50 letters, digits, "-" or "_".')
   return unit
 }
 

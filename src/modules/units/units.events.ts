@@ -2,10 +2,9 @@
 import { AppError, errors } from '../../errors.ts'
 import { ROOMS, type ClientEventName } from '../../realtime/contract.ts'
 import { payloadObject, type EventHandler } from '../../realtime/handlers.ts'
-import { isStaff } from '../auth/auth.service.ts'
+import { UNIT_NUMBER_RE } from '../../lib/fields.ts'
+import { staffChannel } from '../sos/sos.events.ts'
 import type { UnitsService } from './units.service.ts'
-
-const UNIT_RE = /^[A-Za-z0-9_-]{1,50}$/
 
 export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }): Partial<Record<ClientEventName, EventHandler>> {
   const { units, legacy } = opts
@@ -13,7 +12,7 @@ export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }
     join_officer_room: async (socket, raw) => {
       const payload = payloadObject(raw, 'unit_number')
       const unit = payload.unit_number
-      if (typeof unit !== 'string' || !UNIT_RE.test(unit)) {
+      if (typeof unit !== 'string' || !UNIT_NUMBER_RE.test(unit)) {
         throw new AppError(400, 'validation_error', 'unit_number is required (1–50 letters, digits, "-" or "_").', { unit_number: ['A valid unit number is required.'] })
       }
       const user = socket.data.user
@@ -25,14 +24,7 @@ export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }
       return joined
     },
 
-    join_officer_update: async (socket, raw) => {
-      payloadObject(raw) // `{}` or nothing; anything else is malformed input
-      if (!legacy && !isStaff(socket.data.user)) throw socket.data.user ? errors.forbidden() : errors.notAuthenticated()
-      await socket.join(ROOMS.officerTracking)
-      const joined = { channel: ROOMS.officerTracking, message: `Joined ${ROOMS.officerTracking}` }
-      socket.emit('room_joined', joined)
-      return joined
-    },
+    join_officer_update: staffChannel(ROOMS.officerTracking, legacy),
 
     officer_location_update: async (socket, raw) => units.recordOfficerLocation(payloadObject(raw), socket.data.user, legacy),
   }
