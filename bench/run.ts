@@ -22,6 +22,7 @@ Scenarios (each starts its own server on 127.0.0.1 and stops it at the end):
             --sos 100  --rate 1000 (0 = closed loop at --connections)  --duration 10  --connections 64
   connect   N idle sockets: connect time, RSS per socket, reconnect storm
             --sockets 2000  --idle 10  --auth  --per-process 5000  --storm-timeout 60
+            --staff K (K of them are dashboards in sos_channel)  --storm-rate R (SOS/s during the storm)
             --spread-sources (one loopback source address per client process, for > 28,000 sockets)
   smoke     every scenario for a couple of seconds with small numbers; exits non-zero only if one breaks
   profile <file.cpuprofile>   summarize a CPU profile (top self-time functions)
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       auth: { type: 'boolean', default: false },
       'per-process': { type: 'string' },
       'storm-timeout': { type: 'string' },
+      staff: { type: 'string' },
+      'storm-rate': { type: 'string' },
       'spread-sources': { type: 'boolean', default: false },
       workers: { type: 'string' },
       'client-procs': { type: 'string' },
@@ -116,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
             perProcess: num(values, 'per-process', 5000, 15_000, 1),
             stormTimeoutS: num(values, 'storm-timeout', 60, 600, 1),
             spreadSources: values['spread-sources'] === true,
+            staff: num(values, 'staff', 0, LIMITS.sockets, 0),
+            stormRate: num(values, 'storm-rate', 0, 1000, 0),
           }),
         ]
       case 'smoke':
@@ -176,7 +181,7 @@ async function smoke(common: CommonOptions): Promise<ScenarioReport[]> {
     ['create (open loop)', () => runCreate(common, { connections: 4, durationS: 2, warmupS: 0, rate: 50 })],
     ['fanout', () => runFanout(common, { sockets: 20, rate: 5, durationS: 2, connectConcurrency: 10 })],
     ['track', () => runTrack(common, { sos: 4, rate: 100, durationS: 2, connections: 8, connectConcurrency: 10 })],
-    ['connect', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: true })],
+    ['connect', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: true, staff: 10, stormRate: 20 })],
   ]
   const reports: ScenarioReport[] = []
   for (const [name, step] of steps) {

@@ -134,9 +134,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
   const writer = createWriter(app.db, app.dbDialect)
-  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists })
+  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists, snapshotLimit: config.snapshotLimit })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
-  const units = new UnitsService({ writer, publisher })
+  const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
   app.decorate('services', { auth, sos, media, units, publisher })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })

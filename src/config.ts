@@ -44,6 +44,8 @@ export interface Config {
   historyReplayLimit: number
   /** Newest location points embedded per SOS in list responses (the full history is paged separately). */
   locationsInLists: number
+  /** Most entries in the snapshot a staff socket gets when it joins a channel (open SOS, their positions, units). */
+  snapshotLimit: number
   /** Events one socket may send per second before it is told to slow down. */
   socketEventsPerSecond: number
   /** SOS rooms one socket may be in at once. */
@@ -124,6 +126,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),
     historyReplayLimit: int(env, 'HISTORY_REPLAY_LIMIT', 1000, 1, 100_000),
     locationsInLists: int(env, 'LOCATIONS_IN_LISTS', 50, 0, 100_000),
+    snapshotLimit: int(env, 'SNAPSHOT_LIMIT', 1000, 1, 100_000),
     socketEventsPerSecond: int(env, 'SOCKET_EVENTS_PER_SECOND', 50, 1, 100_000),
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),

@@ -600,7 +600,7 @@ test('every client event answers junk with an error event (and a negative ack); 
   // After all that, the same kinds of sockets still work.
   const control = await connect(t, socketUrl, dispatcher.token)
   await expectRefusal(control, 'join_sos_channel', 42, true, 'warm-up junk')
-  assert.deepEqual(await emitAck(control, 'join_sos_channel', {}), { ok: true, data: { channel: 'sos_channel', message: 'Joined sos_channel' } })
+  assert.deepEqual(await emitAck(control, 'join_sos_channel', {}), { ok: true, data: { channel: 'sos_channel', message: 'Joined sos_channel', snapshot_count: 1, truncated: false } })
   const phone = await connect(t, socketUrl)
   await expectRefusal(phone, 'create_sos', { name: 'Asha', initial_latitude: 'NaN', initial_longitude: 1 }, true, 'phone junk')
   const announced = next<{ sos_id: number }>(control, 'new_sos')

@@ -167,7 +167,12 @@ export class SocketPool {
 
   async reconnect(startUs: number, timeoutMs: number): Promise<ReconnectResult> {
     const all = await Promise.all(this.workers.map((w) => w.call<ReconnectResult>({ cmd: 'reconnect', startUs, timeoutMs }, timeoutMs + 30_000)))
-    return { reconnectMs: all.flatMap((a) => a.reconnectMs), missing: all.reduce((a, c) => a + c.missing, 0) }
+    return {
+      reconnectMs: all.flatMap((a) => a.reconnectMs),
+      missing: all.reduce((a, c) => a + c.missing, 0),
+      rejoinMs: all.flatMap((a) => a.rejoinMs),
+      rejoinFailures: all.reduce((a, c) => a + c.rejoinFailures, 0),
+    }
   }
 
   async usage(): Promise<Array<{ cpuSeconds: number; rssMb: number }>> {

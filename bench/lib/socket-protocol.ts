@@ -4,8 +4,11 @@
 export interface RecordSpec {
   event: string
   code: number
-  /** `sos_id`: the payload's SOS id; `lat-seq`: the sequence number the bench encoded in the latitude. */
-  key: 'sos_id' | 'lat-seq'
+  /**
+   * `sos_id`: the payload's SOS id; `lat-seq`: the sequence number the bench encoded in the latitude;
+   * `snapshot`: every `sos_id` in the payload's `sos` list (one receipt each).
+   */
+  key: 'sos_id' | 'lat-seq' | 'snapshot'
 }
 
 export interface SocketSpec {
@@ -55,4 +58,7 @@ export interface Receipts {
 export interface ReconnectResult {
   reconnectMs: number[]
   missing: number
+  /** Sockets with a join: time from the storm start until the join was acknowledged again. */
+  rejoinMs: number[]
+  rejoinFailures: number
 }

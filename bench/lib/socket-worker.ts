@@ -3,9 +3,11 @@
 // Timestamps are microseconds on CLOCK_MONOTONIC, comparable with the parent's send times.
 import { io, type Socket } from 'socket.io-client'
 import { nowUs, sleep } from './stats.ts'
-import type { ConnectRequest, ConnectResult, Receipts, RecordSpec, ReconnectResult, WorkerReply, WorkerRequest } from './socket-protocol.ts'
+import type { ConnectRequest, ConnectResult, Receipts, RecordSpec, ReconnectResult, SocketSpec, WorkerReply, WorkerRequest } from './socket-protocol.ts'
 
 const sockets: Socket[] = []
+/** What each socket emits (and re-emits after every reconnect) to join its room. */
+const joins: Array<SocketSpec['join']> = []
 let baseIndex = 0
 /** Unexpected disconnects seen while connected (the parent reports them). */
 let drops = 0
@@ -69,6 +71,11 @@ function attach(socket: Socket, index: number, record: RecordSpec[]): void {
   for (const spec of record) {
     socket.on(spec.event, (payload: unknown) => {
       const t = nowUs()
+      if (spec.key === 'snapshot') {
+        const list = (payload as { sos?: unknown } | null)?.sos
+        if (Array.isArray(list)) for (const item of list) if (typeof item?.sos_id === 'number') log.add(spec.code, index, item.sos_id, t)
+        return
+      }
       const key = keyOf(spec, payload)
       if (key !== null) log.add(spec.code, index, key, t)
     })
@@ -124,6 +131,7 @@ async function connect(req: ConnectRequest): Promise<ConnectResult> {
     } as Parameters<typeof io>[1])
     attach(socket, baseIndex + i, req.record)
     sockets[i] = socket
+    joins[i] = spec.join
     const t0 = nowUs()
     socket.connect()
     const error = await waitEstablished(socket, req.timeoutMs)
@@ -153,9 +161,12 @@ async function connect(req: ConnectRequest): Promise<ConnectResult> {
 
 async function reconnect(startUs: number, timeoutMs: number): Promise<ReconnectResult> {
   const times: number[] = []
-  const pending = sockets.filter(Boolean).map(
-    (socket) =>
+  const rejoinMs: number[] = []
+  let rejoinFailures = 0
+  const pending = sockets.map(
+    (socket, i) =>
       new Promise<void>((resolve) => {
+        if (!socket) return resolve()
         const timer = setTimeout(() => {
           socket.off('connection_established', ok)
           resolve()
@@ -163,7 +174,22 @@ async function reconnect(startUs: number, timeoutMs: number): Promise<ReconnectR
         const ok = () => {
           clearTimeout(timer)
           times.push((nowUs() - startUs) / 1000)
-          resolve()
+          const join = joins[i]
+          if (!join) return resolve()
+          // A dashboard joins its channel again on every connect; "back" for it is the join's answer.
+          socket
+            .timeout(timeoutMs)
+            .emitWithAck(join.event, join.payload)
+            .then(
+              (ack: { ok: boolean }) => {
+                if (ack.ok) rejoinMs.push((nowUs() - startUs) / 1000)
+                else rejoinFailures += 1
+              },
+              () => {
+                rejoinFailures += 1
+              },
+            )
+            .finally(resolve)
         }
         socket.once('connection_established', ok)
       }),
@@ -174,7 +200,7 @@ async function reconnect(startUs: number, timeoutMs: number): Promise<ReconnectR
   expectingDisconnect = false
   for (const socket of sockets) socket?.connect()
   await Promise.all(pending)
-  return { reconnectMs: times, missing: sockets.filter(Boolean).length - times.length }
+  return { reconnectMs: times, missing: sockets.filter(Boolean).length - times.length, rejoinMs, rejoinFailures }
 }
 
 async function handle(msg: WorkerRequest): Promise<unknown> {

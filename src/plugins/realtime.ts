@@ -40,7 +40,7 @@ export interface RealtimeOptions {
 }
 
 const SERVER_EVENTS = new Set([
-  'connection_established', 'room_joined', 'new_sos', 'location_history', 'unit_location_update', 'location_tracking_update',
+  'connection_established', 'room_joined', 'new_sos', 'sos_snapshot', 'location_snapshot', 'unit_snapshot', 'location_history', 'unit_location_update', 'location_tracking_update',
   'unit_loc', 'sos_resolved', 'create_sos_response', 'update_location_response', 'error',
   // The original's internal events, which any client could forge there.
   'sos_created', 'location_update_to_room', 'location_update_to_unit',

@@ -57,6 +57,36 @@ export interface SosResolvedEvent {
   status: 'resolved' | 'cancelled'
 }
 
+/** One open SOS in the snapshot a socket gets on joining `sos_channel`: the `new_sos` fields and where it stands now. */
+export interface OpenSos extends NewSosEvent {
+  status: 'active' | 'acknowledged' | 'dispatched'
+  unit_number_dispatched: string | null
+}
+
+/**
+ * What a staff socket is sent right after it joins a channel, so a dashboard that (re)connects knows
+ * everything that happened while it was away. Newest first, at most SNAPSHOT_LIMIT entries.
+ */
+export interface SosSnapshot {
+  channel: 'sos_channel'
+  sos: OpenSos[]
+  truncated: boolean
+}
+
+export interface LocationSnapshot {
+  channel: 'location_tracking_channel'
+  /** The last stored point of each open SOS that has one. */
+  positions: TrackingUpdate[]
+  truncated: boolean
+}
+
+export interface UnitSnapshot {
+  channel: 'officer_tracking_channel'
+  /** Every unit's last known position. */
+  units: UnitLocation[]
+  truncated: boolean
+}
+
 export interface RoomJoined {
   message: string
   channel?: string
@@ -79,6 +109,9 @@ export interface ServerToClientEvents {
   connection_established: (payload: { message: string; sid: string; user: { id: number; username: string; role: string } | null }) => void
   room_joined: (payload: RoomJoined) => void
   new_sos: (payload: NewSosEvent) => void
+  sos_snapshot: (payload: SosSnapshot) => void
+  location_snapshot: (payload: LocationSnapshot) => void
+  unit_snapshot: (payload: UnitSnapshot) => void
   location_history: (payload: LocationPoint | { sos_id: number; updates: LocationPoint[]; truncated: boolean }) => void
   unit_location_update: (payload: LocationPoint) => void
   location_tracking_update: (payload: TrackingUpdate) => void

@@ -25,8 +25,15 @@ export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<str
   return { user: socket.data.user, sosToken: typeof token === 'string' ? token : null, legacy }
 }
 
-/** Joins a staff-only channel (legacy: anyone). */
-export function staffChannel(channel: string, legacy: boolean): EventHandler {
+/** Sends a joining socket the channel's current state; returns how many entries it held. */
+export type ChannelSnapshot = (socket: AppSocket) => Promise<{ snapshot_count: number; truncated: boolean }>
+
+/**
+ * Joins a staff-only channel (legacy: anyone), then sends the channel's snapshot. Joining before reading
+ * is what makes a reconnect lossless: whatever committed before the read is in the snapshot, whatever
+ * commits after it is broadcast to a socket that is already in the room.
+ */
+export function staffChannel(channel: string, legacy: boolean, snapshot: ChannelSnapshot): EventHandler {
   return async (socket, raw) => {
     // The payload is `{}` (or nothing); a number, list or string is malformed input, answered as such.
     payloadObject(raw)
@@ -34,7 +41,7 @@ export function staffChannel(channel: string, legacy: boolean): EventHandler {
     await socket.join(channel)
     const joined = { channel, message: `Joined ${channel}` }
     socket.emit('room_joined', joined)
-    return joined
+    return { ...joined, ...(await snapshot(socket)) }
   }
 }
 
@@ -58,8 +65,16 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
   const anonymousCreates = new FixedWindowLimiter(opts.sosCreateRateLimitPerMinute, 60_000)
 
   return {
-    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy),
-    join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy),
+    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy, async (socket) => {
+      const snapshot = await sos.openSnapshot()
+      socket.emit('sos_snapshot', snapshot)
+      return { snapshot_count: snapshot.sos.length, truncated: snapshot.truncated }
+    }),
+    join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy, async (socket) => {
+      const snapshot = await sos.trackingSnapshot()
+      socket.emit('location_snapshot', snapshot)
+      return { snapshot_count: snapshot.positions.length, truncated: snapshot.truncated }
+    }),
 
     join_sos_room: async (socket, raw) => {
       const payload = payloadObject(raw, 'room_id')

@@ -33,6 +33,11 @@ export function listSos(db: Db, filter: ListFilter = {}): Promise<SosRow[]> {
   return query.execute()
 }
 
+/** Open SOS (active, acknowledged, dispatched), newest first. */
+export function listOpenSos(db: Db, limit: number): Promise<SosRow[]> {
+  return db.selectFrom('sos_requests').selectAll().where('status', 'in', OPEN_STATUSES).orderBy('id', 'desc').limit(limit).execute()
+}
+
 export async function countSos(db: Db, filter: { userId?: number } = {}): Promise<number> {
   let query = db.selectFrom('sos_requests').select((eb) => eb.fn.countAll<number>().as('n'))
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId)

@@ -8,7 +8,7 @@ import { AppError, errors } from '../../errors.ts'
 import { asObject, FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
-import type { LocationPoint } from '../../realtime/contract.ts'
+import type { LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import * as repo from './sos.repository.ts'
 import { sosPolicy, type Actor } from './sos.policy.ts'
@@ -113,6 +113,16 @@ export const toAssignmentDto = (row: AssignmentRow): AssignmentDto => ({
   assigned_at: row.assigned_at,
 })
 
+export const toNewSosEvent = (row: SosRow): NewSosEvent => ({
+  sos_id: row.id,
+  room_id: row.room_id,
+  name: row.name,
+  sos_type: row.sos_type,
+  latitude: row.initial_latitude,
+  longitude: row.initial_longitude,
+  created_at: row.created_at,
+})
+
 export const toPoint = (row: LocationRow): LocationPoint => ({
   sos_id: row.sos_request_id,
   latitude: row.latitude,
@@ -138,6 +148,7 @@ export class SosService {
   private readonly images: ImageLinks
   private readonly historyReplayLimit: number
   private readonly locationsInLists: number
+  private readonly snapshotLimit: number
 
   constructor(deps: {
     db: Kysely<Database>
@@ -146,6 +157,7 @@ export class SosService {
     images: ImageLinks
     historyReplayLimit: number
     locationsInLists: number
+    snapshotLimit: number
   }) {
     this.db = deps.db
     this.writer = deps.writer
@@ -153,6 +165,7 @@ export class SosService {
     this.images = deps.images
     this.historyReplayLimit = deps.historyReplayLimit
     this.locationsInLists = deps.locationsInLists
+    this.snapshotLimit = deps.snapshotLimit
   }
 
   async create(body: unknown, actor: Actor) {
@@ -180,15 +193,7 @@ export class SosService {
       created_at: now,
       updated_at: now,
     }))
-    this.publisher.newSos({
-      sos_id: row.id,
-      room_id: row.room_id,
-      name: row.name,
-      sos_type: row.sos_type,
-      latitude: row.initial_latitude,
-      longitude: row.initial_longitude,
-      created_at: row.created_at,
-    })
+    this.publisher.newSos(toNewSosEvent(row))
     return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken }
   }
 
@@ -249,6 +254,34 @@ export class SosService {
 
   findByRoomId(roomId: string): Promise<SosRow | undefined> {
     return repo.findSosByRoomId(this.db, roomId)
+  }
+
+  /**
+   * The open SOS, newest first, for a staff socket joining `sos_channel`. The caller joins the room
+   * first: an SOS committed before this read is in the snapshot, one committed after it is broadcast
+   * to the already-joined socket (a client may see one SOS both ways and de-duplicates on sos_id).
+   */
+  async openSnapshot(): Promise<SosSnapshot> {
+    const { rows, truncated } = await this.openRows()
+    const sos = rows.map((row): OpenSos => ({ ...toNewSosEvent(row), status: row.status as OpenSos['status'], unit_number_dispatched: row.unit_number_dispatched }))
+    return { channel: 'sos_channel', sos, truncated }
+  }
+
+  /** The last stored point of each open SOS, for a socket joining `location_tracking_channel` (same ordering rule). */
+  async trackingSnapshot(): Promise<LocationSnapshot> {
+    const { rows, truncated } = await this.openRows()
+    const last = await repo.recentLocationsFor(this.db, rows.map((row) => row.id), 1)
+    const byId = new Map(last.map((point) => [point.sos_request_id, point]))
+    const positions = rows.flatMap((row) => {
+      const point = byId.get(row.id)
+      return point ? [{ unit_number: row.unit_number_dispatched, ...toPoint(point) }] : []
+    })
+    return { channel: 'location_tracking_channel', positions, truncated }
+  }
+
+  private async openRows(): Promise<{ rows: SosRow[]; truncated: boolean }> {
+    const rows = await repo.listOpenSos(this.db, this.snapshotLimit + 1)
+    return { rows: rows.slice(0, this.snapshotLimit), truncated: rows.length > this.snapshotLimit }
   }
 
   /** The stored history replayed to a client joining the SOS room (newest points, oldest first). */

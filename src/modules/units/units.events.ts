@@ -24,7 +24,11 @@ export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }
       return joined
     },
 
-    join_officer_update: staffChannel(ROOMS.officerTracking, legacy),
+    join_officer_update: staffChannel(ROOMS.officerTracking, legacy, async (socket) => {
+      const snapshot = await units.snapshot()
+      socket.emit('unit_snapshot', snapshot)
+      return { snapshot_count: snapshot.units.length, truncated: snapshot.truncated }
+    }),
 
     officer_location_update: async (socket, raw) => units.recordOfficerLocation(payloadObject(raw), socket.data.user, legacy),
   }

@@ -15,3 +15,8 @@ export async function upsertUnitLocation(db: Kysely<Database>, row: UnitLocation
 export function findUnitLocation(db: Kysely<Database>, unitNumber: string): Promise<UnitLocationRow | undefined> {
   return db.selectFrom('unit_locations').selectAll().where('unit_number', '=', unitNumber).executeTakeFirst()
 }
+
+/** Units' last known positions, most recently reported first. */
+export function listUnitLocations(db: Kysely<Database>, limit: number): Promise<UnitLocationRow[]> {
+  return db.selectFrom('unit_locations').selectAll().orderBy('timestamp', 'desc').orderBy('unit_number').limit(limit).execute()
+}

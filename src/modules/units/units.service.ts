@@ -1,8 +1,10 @@
 // Officers' positions: validated, stored as the unit's last known location, then broadcast as `unit_loc`.
+import type { Kysely } from 'kysely'
+import type { Database } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
 import { errors } from '../../errors.ts'
 import { FieldReader } from '../../lib/fields.ts'
-import type { UnitLocation } from '../../realtime/contract.ts'
+import type { UnitLocation, UnitSnapshot } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import type { AuthUser } from '../auth/auth.service.ts'
 import { readUnitNumber } from '../sos/sos.service.ts'
@@ -24,12 +26,23 @@ export function parseTimestamp(fields: FieldReader, field: string, now = Date.no
 }
 
 export class UnitsService {
+  private readonly db: Kysely<Database>
   private readonly writer: Writer
   private readonly publisher: RealtimePublisher
+  private readonly snapshotLimit: number
 
-  constructor(deps: { writer: Writer; publisher: RealtimePublisher }) {
+  constructor(deps: { db: Kysely<Database>; writer: Writer; publisher: RealtimePublisher; snapshotLimit: number }) {
+    this.db = deps.db
     this.writer = deps.writer
     this.publisher = deps.publisher
+    this.snapshotLimit = deps.snapshotLimit
+  }
+
+  /** Every unit's last known position, for a socket joining `officer_tracking_channel` (joined first, then read). */
+  async snapshot(): Promise<UnitSnapshot> {
+    const rows = await repo.listUnitLocations(this.db, this.snapshotLimit + 1)
+    const units = rows.slice(0, this.snapshotLimit).map((row): UnitLocation => ({ unit_id: row.unit_number, latitude: row.latitude, longitude: row.longitude, timestamp: row.timestamp }))
+    return { channel: 'officer_tracking_channel', units, truncated: rows.length > this.snapshotLimit }
   }
 
   /** `officer_location_update`: an officer reports their own unit's position (legacy: anyone, any unit). */

@@ -12,7 +12,7 @@ test('an SOS travels from the phone to the control room, the unit and back', asy
 
   const control = await connect(t, socketUrl, dispatcher.token)
   const joined = await emitAck(control, 'join_sos_channel', {})
-  assert.deepEqual(joined, { ok: true, data: { channel: 'sos_channel', message: 'Joined sos_channel' } })
+  assert.deepEqual(joined, { ok: true, data: { channel: 'sos_channel', message: 'Joined sos_channel', snapshot_count: 0, truncated: false } })
   const tracking = await connect(t, socketUrl, dispatcher.token)
   await emitAck(tracking, 'join_location_tracking_channel', {})
   const unitSocket = await connect(t, socketUrl, officer.token)
