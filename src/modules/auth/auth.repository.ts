@@ -1,5 +1,6 @@
 // SQL for users and API tokens. Every function takes the Kysely instance or a transaction first.
 import type { Kysely } from 'kysely'
+import { prepared } from '../../db/prepared.ts'
 import type { Database, NewUser, UserRow } from '../../db/schema.ts'
 
 type Db = Kysely<Database>
@@ -20,14 +21,13 @@ export async function insertToken(db: Db, userId: number, tokenHash: string, cre
   await db.insertInto('api_tokens').values({ user_id: userId, token_hash: tokenHash, created_at: createdAt }).execute()
 }
 
-export function findActiveUserByTokenHash(db: Db, tokenHash: string): Promise<UserRow | undefined> {
-  return db
-    .selectFrom('api_tokens')
-    .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .selectAll('users')
-    .where('api_tokens.token_hash', '=', tokenHash)
-    .where('users.is_active', '=', 1)
-    .executeTakeFirst()
+// Runs for every authenticated request and socket handshake: prepared once.
+const activeUserByTokenHash = prepared((db, tokenHash: string) =>
+  db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id').selectAll('users').where('api_tokens.token_hash', '=', tokenHash).where('users.is_active', '=', 1),
+)
+
+export async function findActiveUserByTokenHash(db: Db, tokenHash: string): Promise<UserRow | undefined> {
+  return (await activeUserByTokenHash(db, tokenHash))[0]
 }
 
 export async function deleteToken(db: Db, tokenHash: string): Promise<number> {

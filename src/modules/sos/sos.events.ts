@@ -3,6 +3,7 @@ import { AppError, errors } from '../../errors.ts'
 import { FixedWindowLimiter } from '../../lib/rate-window.ts'
 import { ROOMS, type ClientEventName, type ResponseEvent } from '../../realtime/contract.ts'
 import { clientAddress, payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
+import { SnapshotBatcher, type SnapshotSummary } from '../../realtime/snapshot-batcher.ts'
 import { isStaff } from '../auth/auth.service.ts'
 import type { Actor } from './sos.policy.ts'
 import { sosPolicy } from './sos.policy.ts'
@@ -26,7 +27,7 @@ export function actorOf(socket: AppSocket, legacy: boolean, payload?: Record<str
 }
 
 /** Sends a joining socket the channel's current state; returns how many entries it held. */
-export type ChannelSnapshot = (socket: AppSocket) => Promise<{ snapshot_count: number; truncated: boolean }>
+export type ChannelSnapshot = (socket: AppSocket) => Promise<SnapshotSummary>
 
 /**
  * Joins a staff-only channel (legacy: anyone), then sends the channel's snapshot. Joining before reading
@@ -63,18 +64,20 @@ function withResponseEvent(event: 'create_sos_response' | 'update_location_respo
 export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEventName, EventHandler>> {
   const { sos, legacy } = opts
   const anonymousCreates = new FixedWindowLimiter(opts.sosCreateRateLimitPerMinute, 60_000)
+  const openSos = new SnapshotBatcher(
+    () => sos.openSnapshot(),
+    (to, snapshot) => to.emit('sos_snapshot', snapshot),
+    (snapshot) => ({ snapshot_count: snapshot.sos.length, truncated: snapshot.truncated }),
+  )
+  const positions = new SnapshotBatcher(
+    () => sos.trackingSnapshot(),
+    (to, snapshot) => to.emit('location_snapshot', snapshot),
+    (snapshot) => ({ snapshot_count: snapshot.positions.length, truncated: snapshot.truncated }),
+  )
 
   return {
-    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy, async (socket) => {
-      const snapshot = await sos.openSnapshot()
-      socket.emit('sos_snapshot', snapshot)
-      return { snapshot_count: snapshot.sos.length, truncated: snapshot.truncated }
-    }),
-    join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy, async (socket) => {
-      const snapshot = await sos.trackingSnapshot()
-      socket.emit('location_snapshot', snapshot)
-      return { snapshot_count: snapshot.positions.length, truncated: snapshot.truncated }
-    }),
+    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy, (socket) => openSos.send(socket)),
+    join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy, (socket) => positions.send(socket)),
 
     join_sos_room: async (socket, raw) => {
       const payload = payloadObject(raw, 'room_id')

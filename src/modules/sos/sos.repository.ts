@@ -1,5 +1,6 @@
 // SQL for SOS requests and their children. Every function takes the Kysely instance or a transaction first.
 import { sql, type Kysely } from 'kysely'
+import { prepared } from '../../db/prepared.ts'
 import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
 
 type Db = Kysely<Database>
@@ -10,8 +11,10 @@ export function insertSos(db: Db, sos: NewSos): Promise<SosRow> {
   return db.insertInto('sos_requests').values(sos).returningAll().executeTakeFirstOrThrow()
 }
 
-export function findSosById(db: Db, id: number): Promise<SosRow | undefined> {
-  return db.selectFrom('sos_requests').selectAll().where('id', '=', id).executeTakeFirst()
+const sosById = prepared((db, id: number) => db.selectFrom('sos_requests').selectAll().where('id', '=', id))
+
+export async function findSosById(db: Db, id: number): Promise<SosRow | undefined> {
+  return (await sosById(db, id))[0]
 }
 
 export function findSosByRoomId(db: Db, roomId: string): Promise<SosRow | undefined> {
@@ -113,12 +116,14 @@ export async function recentLocations(db: Db, sosId: number, limit: number): Pro
   return { rows: rows.slice(0, limit).reverse(), truncated }
 }
 
+const insertLocationRow = prepared((db, sosId: number, latitude: number, longitude: number, timestamp: string) =>
+  db.insertInto('location_updates').values({ sos_request_id: sosId, latitude, longitude, timestamp }).returningAll(),
+)
+
 export async function insertLocation(db: Db, sosId: number, latitude: number, longitude: number, timestamp: string): Promise<LocationRow> {
-  return db
-    .insertInto('location_updates')
-    .values({ sos_request_id: sosId, latitude, longitude, timestamp })
-    .returningAll()
-    .executeTakeFirstOrThrow()
+  const [row] = await insertLocationRow(db, sosId, latitude, longitude, timestamp)
+  if (!row) throw new Error('insert into location_updates returned no row')
+  return row
 }
 
 export function insertAssignment(db: Db, row: Omit<AssignmentRow, 'id'>): Promise<AssignmentRow> {
@@ -137,6 +142,15 @@ export async function updateSosIfStatus(db: Db, id: number, fromStatuses: SosSta
     .where('status', 'in', fromStatuses)
     .returningAll()
     .executeTakeFirst()
+}
+
+const touchOpen = prepared((db, id: number, updatedAt: string) =>
+  db.updateTable('sos_requests').set({ updated_at: updatedAt }).where('id', '=', id).where('status', 'in', OPEN_STATUSES).returningAll(),
+)
+
+/** updateSosIfStatus(db, id, OPEN_STATUSES, { updated_at }) for the location-update path, prepared once. */
+export async function touchOpenSos(db: Db, id: number, updatedAt: string): Promise<SosRow | undefined> {
+  return (await touchOpen(db, id, updatedAt))[0]
 }
 
 export function updateSos(db: Db, id: number, changes: SosUpdate): Promise<SosRow | undefined> {

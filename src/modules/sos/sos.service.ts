@@ -306,7 +306,7 @@ export class SosService {
     const timestamp = nowIso()
     const { updated, location } = await this.writer.run(async (trx) => {
       // Touching the SOS first, conditioned on it being open, orders this write after any racing close.
-      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, { updated_at: timestamp })
+      const updated = await repo.touchOpenSos(trx, sos.id, timestamp)
       if (!updated) throw errors.conflict('This SOS is closed; it no longer accepts location updates.')
       const location = await repo.insertLocation(trx, sos.id, latitude!, longitude!, timestamp)
       return { updated, location }

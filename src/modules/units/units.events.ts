@@ -2,12 +2,18 @@
 import { AppError, errors } from '../../errors.ts'
 import { ROOMS, type ClientEventName } from '../../realtime/contract.ts'
 import { payloadObject, type EventHandler } from '../../realtime/handlers.ts'
+import { SnapshotBatcher } from '../../realtime/snapshot-batcher.ts'
 import { UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { staffChannel } from '../sos/sos.events.ts'
 import type { UnitsService } from './units.service.ts'
 
 export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }): Partial<Record<ClientEventName, EventHandler>> {
   const { units, legacy } = opts
+  const unitPositions = new SnapshotBatcher(
+    () => units.snapshot(),
+    (to, snapshot) => to.emit('unit_snapshot', snapshot),
+    (snapshot) => ({ snapshot_count: snapshot.units.length, truncated: snapshot.truncated }),
+  )
   return {
     join_officer_room: async (socket, raw) => {
       const payload = payloadObject(raw, 'unit_number')
@@ -24,11 +30,7 @@ export function unitEventHandlers(opts: { units: UnitsService; legacy: boolean }
       return joined
     },
 
-    join_officer_update: staffChannel(ROOMS.officerTracking, legacy, async (socket) => {
-      const snapshot = await units.snapshot()
-      socket.emit('unit_snapshot', snapshot)
-      return { snapshot_count: snapshot.units.length, truncated: snapshot.truncated }
-    }),
+    join_officer_update: staffChannel(ROOMS.officerTracking, legacy, (socket) => unitPositions.send(socket)),
 
     officer_location_update: async (socket, raw) => units.recordOfficerLocation(payloadObject(raw), socket.data.user, legacy),
   }

@@ -190,3 +190,26 @@ test('a socket refused a staff channel gets no snapshot', async (t) => {
   const patrol = await connect(t, socketUrl, officer.token)
   assert.equal((await emitAck(patrol, 'join_location_tracking_channel', {})).data?.snapshot_count, 1)
 })
+
+test('many dashboards joining at once each get exactly one snapshot (one read, one encoding for all)', async (t) => {
+  const { app, socketUrl } = await buildTestApp(t)
+  const dispatcher = await createUser(app, 'dispatcher')
+  const open = [await createSos(app, { name: 'A' }), await createSos(app, { name: 'B' })]
+  const dashboards = await Promise.all(Array.from({ length: 40 }, () => connect(t, socketUrl, dispatcher.token)))
+  const received = dashboards.map((socket) => collect<SosSnapshot>(socket, 'sos_snapshot'))
+  // One of them goes away while the batch is pending; the others must not be affected.
+  const leaving = dashboards[0]
+  const acks = await Promise.all(dashboards.map((socket) => emitAck(socket, 'join_sos_channel', {})))
+  leaving.disconnect()
+  await settle(100)
+  for (const [i, ack] of acks.entries()) {
+    assert.deepEqual(ack.data, { channel: 'sos_channel', message: 'Joined sos_channel', snapshot_count: 2, truncated: false }, `dashboard ${i}`)
+    assert.equal(received[i].length, 1, `dashboard ${i} got one snapshot`)
+    assert.deepEqual(received[i][0].sos.map((s) => s.sos_id), [open[1].sos_id, open[0].sos_id])
+  }
+  // The batch is not sticky: a later join reads again and sees a newer SOS.
+  const late = await createSos(app, { name: 'C' })
+  const again = next<SosSnapshot>(dashboards[1], 'sos_snapshot')
+  assert.equal((await emitAck(dashboards[1], 'join_sos_channel', {})).data?.snapshot_count, 3)
+  assert.equal((await again).sos[0].sos_id, late.sos_id)
+})
