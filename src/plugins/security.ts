@@ -26,7 +26,7 @@ const HELMET_OPTIONS: HelmetOptions = {
  * @fastify/helmet plugin rebuilt the whole helmet middleware on every request: 3.6–5.4 % of the CPU of
  * the hottest endpoints (docs/BENCHMARKS.md).
  */
-export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<string, string> {
+function securityHeaders(): Record<string, string> {
   const headers: Record<string, string> = {}
   const recorder = {
     setHeader(name: string, value: string | number | readonly string[]) {
@@ -36,7 +36,7 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record
       delete headers[name.toLowerCase()]
     },
   }
-  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+  helmet(HELMET_OPTIONS)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
     if (err) throw err
   })
   return headers
