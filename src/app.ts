@@ -94,6 +94,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // DRF parses JSON, forms and multipart only; a text/plain body is 415 there, not a "string" payload.
   app.removeContentTypeParser('text/plain')
+  // The original clients send `Content-Type: application/json` on every request, also on POSTs with no
+  // body (logout, resolve). DRF reads an empty body as no data at all (`{}` where fields are read), so
+  // an empty body is "no body" here too; a body that is present but malformed stays a 400 parse error.
+  // Fastify's own parser (with its prototype-poisoning checks) parses every non-empty body.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined)
+    parseJson(request, body as string, done)
+  })
   // DRF also accepts form posts; the original's browsable API sent them.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))

@@ -74,7 +74,7 @@ test('malformed, empty and non-object bodies are DRF 400s on every write endpoin
   const raw: Array<[string, string, RegExp | string]> = [
     ['{bad json', 'detail', /^JSON parse error/],
     ['{"name": "Asha",}', 'detail', /^JSON parse error/],
-    ['', 'detail', /^JSON parse error/],
+    ['   ', 'detail', /^JSON parse error/],
     ['[]', 'non_field_errors', 'Invalid data. Expected a dictionary, but got list.'],
     ['[{"name": "Asha"}]', 'non_field_errors', 'Invalid data. Expected a dictionary, but got list.'],
     ['"Asha"', 'non_field_errors', 'Invalid data. Expected a dictionary, but got str.'],
@@ -90,8 +90,9 @@ test('malformed, empty and non-object bodies are DRF 400s on every write endpoin
       if (typeof expected === 'string') assert.equal(message, expected, url)
       else assert.match(String(message), expected, url)
     }
-    // `null` and `{}` are an empty form: every required field is reported.
-    for (const text of ['null', '{}']) {
+    // `null`, `{}` and no body at all (the original clients send `Content-Type: application/json` on
+    // every request, as DRF allows) are an empty form: every required field is reported.
+    for (const text of ['null', '{}', '']) {
       const body = refused(await post(app, url, text, { 'content-type': 'application/json', ...auth(dispatcher) }), 400, `${url} ${text}`)
       assert.ok(Object.values(body).flat().includes('This field is required.'), `${url} ${text}: ${JSON.stringify(body)}`)
     }

@@ -40,6 +40,16 @@ export interface LocationPoint {
   timestamp: string
 }
 
+/**
+ * The stored history sent once to a socket joining an SOS room, only when there is history. It has
+ * `updates` and no top-level `sos_id`/`latitude`: that is how a client tells it from a live point.
+ */
+export interface HistoryReplay {
+  updates: LocationPoint[]
+  /** More points are stored than were replayed (the newest were kept); page the rest over REST. */
+  truncated: boolean
+}
+
 export interface TrackingUpdate extends LocationPoint {
   unit_number: string | null
 }
@@ -112,7 +122,7 @@ export interface ServerToClientEvents {
   sos_snapshot: (payload: SosSnapshot) => void
   location_snapshot: (payload: LocationSnapshot) => void
   unit_snapshot: (payload: UnitSnapshot) => void
-  location_history: (payload: LocationPoint | { sos_id: number; updates: LocationPoint[]; truncated: boolean }) => void
+  location_history: (payload: LocationPoint | HistoryReplay) => void
   unit_location_update: (payload: LocationPoint) => void
   location_tracking_update: (payload: TrackingUpdate) => void
   unit_loc: (payload: UnitLocation) => void

@@ -12,7 +12,7 @@ export const REALTIME_DESCRIPTION = {
     join_sos_room: {
       payload: { room_id: 'uuid (or the bare string)', sos_token: 'string, unless staff' },
       who: 'staff, or the holder of that SOS token (legacy: anyone)',
-      answers: ['room_joined {room_id, message}', 'location_history {sos_id, updates: [point], truncated}'],
+      answers: ['room_joined {room_id, message}', 'location_history {updates: [point], truncated} (only when there is stored history; no top-level sos_id)'],
       then: ['location_history (one point)', 'sos_resolved'],
       ack,
     },

@@ -1,14 +1,12 @@
 // The interactive API explorer at /api/docs/ in a real browser (Debian's Chromium): it renders,
 // accepts `Token <key>` through Authorize, and "Try it out" → "Execute" gets a live 200 from the API.
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { buildTestApp } from '../helpers/app.ts'
 import { createSos, createUser } from '../helpers/factories.ts'
+import { CHROMIUM, requireProgram } from '../helpers/system.ts'
 
-/** Debian's Chromium; CHROMIUM_PATH points the test at another installed Chromium or Chrome. */
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -22,10 +20,9 @@ const CHROMIUM_ARGS = [
 /** Generous upper bounds for each wait (failures, not timing assertions). */
 const WAIT_MS = 15_000
 
-async function launch(t: { after(fn: () => Promise<void>): void }): Promise<Browser> {
-  // Never download a browser: use the system Chromium, and fail loudly if it is missing.
-  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is required for the explorer test: apt-get install chromium, or set CHROMIUM_PATH`)
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+/** Never downloads a browser: launches the system Chromium (requireProgram has checked it is there). */
+async function launch(t: TestContext): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM.path, args: CHROMIUM_ARGS })
   t.after(() => browser.close())
   return browser
 }
@@ -40,6 +37,7 @@ async function openOperation(page: Page, method: string, path: string) {
 }
 
 test('the API explorer renders, authorizes with a Token and executes a live request', async (t) => {
+  if (!requireProgram(t, CHROMIUM)) return
   const { app, apiUrl } = await buildTestApp(t)
   const dispatcher = await createUser(app, 'dispatcher')
   const created = await createSos(app, { name: 'Explorer Victim' })

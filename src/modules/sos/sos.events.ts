@@ -98,7 +98,8 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
       const joined = { room_id: row.room_id, message: `Joined SOS room ${row.room_id}` }
       socket.emit('room_joined', joined)
       const history = await sos.history(row)
-      socket.emit('location_history', history)
+      // As the original: a replay only when there is history (an empty one is no event at all).
+      if (history.updates.length > 0) socket.emit('location_history', history)
       return { ...joined, sos_id: row.id, status: row.status, history_count: history.updates.length }
     },
 

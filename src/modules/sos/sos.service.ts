@@ -8,7 +8,7 @@ import { AppError, errors } from '../../errors.ts'
 import { asObject, FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
-import type { LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
+import type { HistoryReplay, LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import * as repo from './sos.repository.ts'
 import { sosPolicy, type Actor } from './sos.policy.ts'
@@ -284,10 +284,13 @@ export class SosService {
     return { rows: rows.slice(0, this.snapshotLimit), truncated: rows.length > this.snapshotLimit }
   }
 
-  /** The stored history replayed to a client joining the SOS room (newest points, oldest first). */
-  async history(sos: SosRow): Promise<{ sos_id: number; updates: LocationPoint[]; truncated: boolean }> {
+  /**
+   * The stored history replayed to a client joining the SOS room (newest points, oldest first). No
+   * top-level `sos_id`: the original dashboard takes any `location_history` carrying one for a live point.
+   */
+  async history(sos: SosRow): Promise<HistoryReplay> {
     const { rows, truncated } = await repo.recentLocations(this.db, sos.id, this.historyReplayLimit)
-    return { sos_id: sos.id, updates: rows.map(toPoint), truncated }
+    return { updates: rows.map(toPoint), truncated }
   }
 
   async updateLocation(body: unknown, actor: Actor) {
