@@ -5,6 +5,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import { createWriter } from './db/writer.ts'
+import { AppError } from './errors.ts'
+import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from './lib/fields.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
@@ -102,7 +104,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined)
-    parseJson(request, body as string, done)
+    parseJson(request, body as string, (error, parsed) => {
+      if (error) return done(error, undefined)
+      // Refused at the parser, before any handler (or error message) can touch it.
+      if (nestedDeeperThan(parsed, MAX_PAYLOAD_DEPTH)) return done(new AppError(400, 'parse_error', `JSON parse error - ${TOO_DEEP}`), undefined)
+      done(null, parsed)
+    })
   })
   // DRF also accepts form posts; the original's browsable API sent them.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
@@ -142,7 +149,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost })
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
-  const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
+  if (!config.mediaSigningKey && !config.legacyOpenAccess) {
+    app.log.info('media links are signed with a key kept in the database: anyone holding a database backup can mint links to every image; set MEDIA_SIGNING_KEY (see docs/operations.md) in production')
+  }
+  const store = new MediaStore({
+    root: config.mediaRoot,
+    signingKey,
+    previousSigningKey: config.mediaSigningKeyPrevious,
+    ttlSeconds: config.mediaUrlTtlSeconds,
+    legacy: config.legacyOpenAccess,
+  })
   const writer = createWriter(app.db, app.dbDialect)
   const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists, snapshotLimit: config.snapshotLimit })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
@@ -162,6 +178,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     redisPrefix: config.redisPrefix,
     legacy: config.legacyOpenAccess,
     eventsPerSecond: config.socketEventsPerSecond,
+    maxRefusedEventsPerMinute: config.socketMaxRefusedEventsPerMinute,
     maxPendingPackets: config.socketMaxPendingPackets,
   })
   await app.register(metricsPlugin, { socketCount: () => app.realtime.io.engine.clientsCount })

@@ -26,6 +26,8 @@ export interface Config {
   publicUrl: string | undefined
   /** HMAC key for signed media links; undefined means a random key kept in the database. */
   mediaSigningKey: string | undefined
+  /** The key before the last rotation: links it signed keep working until they expire (at most one TTL). */
+  mediaSigningKeyPrevious: string | undefined
   /** How long a signed `image_url` stays valid. */
   mediaUrlTtlSeconds: number
   /** Largest accepted image, in bytes. */
@@ -48,6 +50,8 @@ export interface Config {
   snapshotLimit: number
   /** Events one socket may send per second before it is told to slow down. */
   socketEventsPerSecond: number
+  /** Refused socket events (unknown, forged, over the rate) allowed per socket per minute before disconnecting it. */
+  socketMaxRefusedEventsPerMinute: number
   /** SOS rooms one socket may be in at once. */
   socketMaxSosRooms: number
   /** Outgoing packets queued for one socket (a client that stops reading) before it is disconnected. */
@@ -103,6 +107,9 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError('PUBLIC_URL must start with http:// or https://')
   const mediaSigningKey = optional(env, 'MEDIA_SIGNING_KEY')
   if (mediaSigningKey && mediaSigningKey.length < 32) throw new ConfigError('MEDIA_SIGNING_KEY must be at least 32 characters')
+  const mediaSigningKeyPrevious = optional(env, 'MEDIA_SIGNING_KEY_PREVIOUS')
+  if (mediaSigningKeyPrevious && !mediaSigningKey) throw new ConfigError('MEDIA_SIGNING_KEY_PREVIOUS needs MEDIA_SIGNING_KEY (the new key) to be set')
+  if (mediaSigningKeyPrevious && mediaSigningKeyPrevious.length < 32) throw new ConfigError('MEDIA_SIGNING_KEY_PREVIOUS must be at least 32 characters')
 
   const config: Config = {
     port: int(env, 'PORT', 8000, 0, 65535),
@@ -117,6 +124,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     logLevel,
     publicUrl,
     mediaSigningKey,
+    mediaSigningKeyPrevious,
     mediaUrlTtlSeconds: int(env, 'MEDIA_URL_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
     imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
@@ -128,6 +136,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     locationsInLists: int(env, 'LOCATIONS_IN_LISTS', 50, 0, 100_000),
     snapshotLimit: int(env, 'SNAPSHOT_LIMIT', 1000, 1, 100_000),
     socketEventsPerSecond: int(env, 'SOCKET_EVENTS_PER_SECOND', 50, 1, 100_000),
+    socketMaxRefusedEventsPerMinute: int(env, 'SOCKET_MAX_REFUSED_EVENTS_PER_MINUTE', 60, 1, 100_000),
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),

@@ -32,8 +32,31 @@ function pyTypeName(value: unknown): string {
 
 export type Payload = Record<string, unknown>
 
+/**
+ * Deepest nesting any request body or socket payload may have. Real ones are at most 3 levels deep; a
+ * bound keeps hostile input (`[[[[…]]]]`, thousands deep) away from anything recursive downstream.
+ */
+export const MAX_PAYLOAD_DEPTH = 32
+
+/** Whether `value` nests objects/arrays deeper than `max` levels. Iterative, so any depth is safe to check. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!
+    if (typeof item !== 'object' || item === null) continue
+    if (depth > max) return true
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
+
+export const TOO_DEEP = `Invalid data. Nested more than ${MAX_PAYLOAD_DEPTH} levels deep.`
+
 /** The request body must be a plain object; anything else is DRF's non_field_errors. */
 export function asObject(body: unknown): Payload {
+  if (nestedDeeperThan(body, MAX_PAYLOAD_DEPTH)) throw validationError({ non_field_errors: [TOO_DEEP] })
   if (body === undefined || body === null || body === '') return {}
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw validationError({ non_field_errors: [MSG.notObject(pyTypeName(body))] })
@@ -113,7 +136,7 @@ export class FieldReader {
     const value = this.body[field]
     if (value === null) return this.fail(field, MSG.null)
     const parsed = toInteger(value)
-    if (parsed === undefined || !choices.includes(parsed)) return this.fail(field, MSG.choice(typeof value === 'object' ? JSON.stringify(value) : value))
+    if (parsed === undefined || !choices.includes(parsed)) return this.fail(field, MSG.choice(shortRepr(value)))
     return parsed
   }
 
@@ -132,6 +155,17 @@ export class FieldReader {
   done(): void {
     if (Object.keys(this.errors).length > 0) throw validationError(this.errors)
   }
+}
+
+/**
+ * A short, bounded rendering of a client's value for an error message. Never serializes the value
+ * whole: input is hostile, and its size and depth are the attacker's choice.
+ */
+export function shortRepr(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : '[…]'
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length === 0 ? '{}' : '{…}'
+  const text = String(value)
+  return text.length > 50 ? `${text.slice(0, 50)}…` : text
 }
 
 function toNumber(value: unknown): number | undefined {

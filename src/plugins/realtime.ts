@@ -35,6 +35,8 @@ export interface RealtimeOptions {
   legacy: boolean
   /** Events one socket may send per second before being told to slow down. */
   eventsPerSecond: number
+  /** Refused events (unknown, forged, over the rate) one socket may send per minute before it is disconnected. */
+  maxRefusedEventsPerMinute: number
   /** Outgoing packets queued for one socket before it is treated as a stalled reader and disconnected. */
   maxPendingPackets: number
 }
@@ -73,23 +75,44 @@ export default fp(
     // namespace, so it is released in the `connection` listener below, not on the Engine.IO connection
     // (which comes first and would lose the Authorization header; CONTRACT §4).
     const limiter = new FixedWindowLimiter(opts.eventsPerSecond, 1000)
+    const refusals = new FixedWindowLimiter(opts.maxRefusedEventsPerMinute, 60_000)
     io.use(handshakeAuth(opts.verify))
     io.on('connection', (socket) => {
       ;(socket.conn as unknown as { request: unknown }).request = null // handshake copied; release it (~a few KB per socket)
       const log = app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
-      const allow = () => limiter.hit(socket.id)
+      // Unknown, forged and over-the-rate events are refusals. A real client makes a few by mistake; one
+      // that keeps making them is probing or flooding, and each refusal costs a reply: past the allowance
+      // it is disconnected (it may reconnect, and its rooms replay from the database).
+      const strike = () => {
+        if (refusals.hit(socket.id) || !socket.connected) return
+        log.warn({ limit: opts.maxRefusedEventsPerMinute }, 'disconnecting a socket that keeps sending refused events')
+        socket.emit('error', { code: 'too_many_refused_events', message: 'Too many refused events; disconnecting.' })
+        socket.disconnect(true)
+      }
+      const allow = () => {
+        if (limiter.hit(socket.id)) return true
+        strike()
+        return false
+      }
       for (const event of CLIENT_EVENTS) {
         const handler = opts.handlers[event]
         if (handler) on(socket, event, handler, log, allow)
       }
       socket.onAny((event: string, ...args: unknown[]) => {
         if ((CLIENT_EVENTS as string[]).includes(event)) return
+        const ack = args[args.length - 1]
+        const answer = typeof ack === 'function' ? (ack as (response: Ack) => void) : undefined
+        // Refused events count against the same per-second budget as accepted ones.
+        if (!allow()) {
+          answer?.({ ok: false, error: { code: 'throttled', message: 'Too many events; slow down.' } })
+          return
+        }
         const message = SERVER_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
         const error = { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
         socket.emit('error', { ...error, event: String(event).slice(0, 50) })
         // Every client event answers its acknowledgement, refused ones too (CONTRACT §3).
-        const ack = args[args.length - 1]
-        if (typeof ack === 'function') (ack as (response: Ack) => void)({ ok: false, error })
+        answer?.({ ok: false, error })
+        strike()
       })
       const user = socket.data.user
       socket.emit('connection_established', {

@@ -2,6 +2,7 @@
 // {ok: false, error}) and an `error` event, so a bad payload never throws or drops the socket.
 import type { Socket } from 'socket.io'
 import { AppError } from '../errors.ts'
+import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from '../lib/fields.ts'
 import type { Ack, ClientEventName, ClientToServerEvents, ServerToClientEvents, SocketData } from './contract.ts'
 
 export type AppSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>
@@ -36,6 +37,7 @@ export function on(socket: AppSocket, event: ClientEventName, handler: EventHand
 
 /** A client payload as an object; a bare string becomes `{[field]: string}` where the original accepted it. */
 export function payloadObject(payload: unknown, stringField?: string): Record<string, unknown> {
+  if (nestedDeeperThan(payload, MAX_PAYLOAD_DEPTH)) throw new AppError(400, 'validation_error', TOO_DEEP, { non_field_errors: [TOO_DEEP] })
   if (typeof payload === 'string' && stringField) return { [stringField]: payload }
   if (payload === undefined || payload === null) return {}
   if (typeof payload === 'object' && !Array.isArray(payload)) return payload as Record<string, unknown>

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.ts'
+import { baseUrlOf } from '../../lib/base-url.ts'
 import { TOKEN_OR_SOS_SECURITY, withErrors } from '../../lib/schemas.ts'
 import type { MediaService, UploadForm } from './media.service.ts'
 
@@ -66,7 +67,7 @@ async function readForm(request: FastifyRequest): Promise<UploadForm> {
 
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions) {
   const { media } = opts
-  const baseUrl = (request: FastifyRequest) => opts.publicUrl ?? `${request.protocol}://${request.host}`
+  const baseUrl = (request: FastifyRequest) => baseUrlOf(request, opts.publicUrl)
 
   app.post('/api/upload-sos-images/', {
     schema: {

@@ -2,10 +2,10 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
-import { AppError } from '../../errors.ts'
+import { AppError, errors } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
 import { nowIso } from '../../lib/time.ts'
-import { sosPolicy, type Actor } from '../sos/sos.policy.ts'
+import { hasNoCredential, sosPolicy, type Actor } from '../sos/sos.policy.ts'
 import { refuse, type ImageDto, type RequestContext, type SosService } from '../sos/sos.service.ts'
 import * as repo from './media.repository.ts'
 import { CONTENT_TYPES, MEDIA_FILE_RE, sniffImage, type MediaStore } from './media.store.ts'
@@ -106,6 +106,8 @@ export class MediaService {
     const id = parseId(rawId)
     const notFound = statusError(404, 'SOS request not found')
     if (id === undefined) throw notFound
+    // No credential at all is 401 before the lookup, so sequential ids do not reveal which SOS exist.
+    if (!ctx.actor.legacy && hasNoCredential(ctx.actor)) throw errors.notAuthenticated()
     const sos = await this.sos.load(id, notFound)
     if (!sosPolicy.readImages(ctx.actor, sos)) throw refuse(ctx.actor)
     const images = (await repo.imagesOf(this.db, sos.id)).map((row) => this.store.describe(row, ctx.baseUrl))

@@ -30,15 +30,21 @@ export function sniffImage(bytes: Buffer): ImageKind | null {
 
 export const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' }
 
+/** Clock difference between nodes tolerated on a link's `expires` (a link minted on a node slightly ahead). */
+export const LINK_CLOCK_SKEW_SECONDS = 60
+
 export class MediaStore implements ImageLinks {
   readonly root: string
   private readonly signingKey: string
+  /** Keys that still verify (the previous one, during a rotation); links are signed with signingKey only. */
+  private readonly verifyKeys: string[]
   private readonly ttlSeconds: number
   private readonly legacy: boolean
 
-  constructor(opts: { root: string; signingKey: string; ttlSeconds: number; legacy: boolean }) {
+  constructor(opts: { root: string; signingKey: string; previousSigningKey?: string; ttlSeconds: number; legacy: boolean }) {
     this.root = opts.root
     this.signingKey = opts.signingKey
+    this.verifyKeys = opts.previousSigningKey ? [opts.signingKey, opts.previousSigningKey] : [opts.signingKey]
     this.ttlSeconds = opts.ttlSeconds
     this.legacy = opts.legacy
   }
@@ -78,11 +84,20 @@ export class MediaStore implements ImageLinks {
     return `expires=${expires}&signature=${hmacHex(this.signingKey, `${relative}:${expires}`)}`
   }
 
+  /**
+   * A link is good while `now ≤ expires ≤ now + TTL (+ skew)`: this server never mints a longer one, so
+   * a far-future `expires` is a forgery (or a key leak) and is refused even with a valid signature.
+   */
   verify(relative: string, expires: unknown, signature: unknown, now = Date.now()): boolean {
     if (typeof expires !== 'string' || typeof signature !== 'string' || !/^\d{1,12}$/.test(expires) || !/^[0-9a-f]{64}$/.test(signature)) return false
-    if (Number(expires) * 1000 < now) return false
-    const expected = Buffer.from(hmacHex(this.signingKey, `${relative}:${expires}`), 'hex')
-    return crypto.timingSafeEqual(expected, Buffer.from(signature, 'hex'))
+    const expiresMs = Number(expires) * 1000
+    if (expiresMs < now || expiresMs > now + (this.ttlSeconds + LINK_CLOCK_SKEW_SECONDS) * 1000) return false
+    const given = Buffer.from(signature, 'hex')
+    let valid = false
+    for (const key of this.verifyKeys) {
+      valid = crypto.timingSafeEqual(Buffer.from(hmacHex(key, `${relative}:${expires}`), 'hex'), given) || valid
+    }
+    return valid
   }
 
   describe(row: ImageRow, baseUrl: string): ImageDto {

@@ -23,6 +23,10 @@ export function isOwner(actor: Actor, sos: SosAccess): boolean {
 }
 
 const isDispatcherOrAdmin = (user: AuthUser | null) => user?.role === 'dispatcher' || user?.role === 'admin'
+const isOfficerOf = (actor: Actor, unitNumber: string) => actor.user?.role === 'officer' && actor.user.unit_number === unitNumber
+
+/** The caller presents no credential at all (no account, no SOS token): 401 before any lookup. */
+export const hasNoCredential = (actor: Actor) => !actor.user && !actor.sosToken
 
 export const sosPolicy = {
   /** List every SOS: staff (legacy: any signed-in user). Citizens get their own list instead. */
@@ -32,10 +36,18 @@ export const sosPolicy = {
   contribute: (actor: Actor, sos: SosAccess) => actor.legacy || isStaff(actor.user) || isOwner(actor, sos) || holdsToken(actor, sos),
   /** Images are as private as the SOS; legacy served media to anyone. */
   readImages: (actor: Actor, sos: SosAccess) => actor.legacy || sosPolicy.read(actor, sos),
-  assign: (actor: Actor, unitNumber: string) =>
+  /**
+   * Dispatching a unit: dispatchers and admins, to any unit, also re-dispatching. An officer only
+   * volunteers their own unit, and only for an SOS no other unit has: taking an SOS away from the unit
+   * a dispatcher chose is the dispatcher's call (otherwise one officer account could take over, and
+   * then close, every open SOS). Legacy: any signed-in user, as the original.
+   */
+  assign: (actor: Actor, sos: SosAccess, unitNumber: string) =>
     isDispatcherOrAdmin(actor.user) ||
-    (actor.user?.role === 'officer' && actor.user.unit_number === unitNumber) ||
+    (isOfficerOf(actor, unitNumber) && (sos.unit_number_dispatched === null || sos.unit_number_dispatched === unitNumber)) ||
     (actor.legacy && !!actor.user),
+  /** Whether a dispatch by this actor must also hold when it is written (no other unit took the SOS meanwhile). */
+  assignNeedsFreeSos: (actor: Actor) => !isDispatcherOrAdmin(actor.user) && !(actor.legacy && !!actor.user),
   resolve: (actor: Actor, sos: SosAccess) =>
     isDispatcherOrAdmin(actor.user) ||
     (actor.user?.role === 'officer' && !!sos.unit_number_dispatched && actor.user.unit_number === sos.unit_number_dispatched) ||

@@ -134,14 +134,20 @@ export function insertAssignment(db: Db, row: Omit<AssignmentRow, 'id'>): Promis
  * Updates an SOS only while its status is one of `fromStatuses`. The condition lives in the UPDATE
  * itself, so two racing writers cannot both move the same SOS (it also takes the row lock on PostgreSQL).
  */
-export async function updateSosIfStatus(db: Db, id: number, fromStatuses: SosStatus[], changes: SosUpdate): Promise<SosRow | undefined> {
-  return db
-    .updateTable('sos_requests')
-    .set(changes)
-    .where('id', '=', id)
-    .where('status', 'in', fromStatuses)
-    .returningAll()
-    .executeTakeFirst()
+export async function updateSosIfStatus(
+  db: Db,
+  id: number,
+  fromStatuses: SosStatus[],
+  changes: SosUpdate,
+  opts: { unitFreeOr?: string } = {},
+): Promise<SosRow | undefined> {
+  let query = db.updateTable('sos_requests').set(changes).where('id', '=', id).where('status', 'in', fromStatuses)
+  // Only while no unit, or this same unit, is dispatched (decides a race between two dispatches).
+  if (opts.unitFreeOr !== undefined) {
+    const unit = opts.unitFreeOr
+    query = query.where((eb) => eb.or([eb('unit_number_dispatched', 'is', null), eb('unit_number_dispatched', '=', unit)]))
+  }
+  return query.returningAll().executeTakeFirst()
 }
 
 const touchOpen = prepared((db, id: number, updatedAt: string) =>

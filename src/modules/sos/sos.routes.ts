@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, errors } from '../../errors.ts'
+import { baseUrlOf, linkTo } from '../../lib/base-url.ts'
 import { parseId } from '../../lib/fields.ts'
 import { TOKEN_OR_SOS_SECURITY, TOKEN_SECURITY, OPTIONAL_TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
 import * as s from './sos.schemas.ts'
@@ -18,13 +19,12 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
 
   const ctx = (request: FastifyRequest): RequestContext => ({
     actor: request.actor,
-    baseUrl: opts.publicUrl ?? `${request.protocol}://${request.host}`,
+    baseUrl: baseUrlOf(request, opts.publicUrl),
   })
   /** An absolute link to the same list with another offset (DRF's `next`/`previous`). */
-  const pageUrl = (request: FastifyRequest) => (offset: number) => {
-    const url = new URL(request.url, ctx(request).baseUrl)
-    url.searchParams.set('offset', String(offset))
-    return url.toString()
+  const pageUrl = (request: FastifyRequest) => {
+    const base = baseUrlOf(request, opts.publicUrl)
+    return (offset: number) => linkTo(request, base, { offset: String(offset) })
   }
   const query = (request: FastifyRequest) => (request.query ?? {}) as Record<string, unknown>
   const idOf = (request: FastifyRequest, notFound: AppError = errors.notFound()): number => {

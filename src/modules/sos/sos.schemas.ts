@@ -26,6 +26,7 @@ export const OfficerAssignment = Type.Object({
   officer_name: Type.String(),
   unit_number: Type.String(),
   assigned_at: Timestamp,
+  assigned_by: Type.Union([Type.Integer(), Type.Null()], { description: 'Id of the account that made this dispatch (null if that account was deleted)' }),
 }, { $id: 'OfficerAssignment' })
 
 export const SosImage = Type.Object({

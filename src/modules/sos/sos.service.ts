@@ -11,7 +11,7 @@ import { nowIso } from '../../lib/time.ts'
 import type { HistoryReplay, LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import * as repo from './sos.repository.ts'
-import { sosPolicy, type Actor } from './sos.policy.ts'
+import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
 
 export interface LocationDto {
   id: number
@@ -27,6 +27,8 @@ export interface AssignmentDto {
   officer_name: string
   unit_number: string
   assigned_at: string
+  /** The account that made this dispatch (who assigned, for the record); null if it was deleted. */
+  assigned_by: number | null
 }
 
 export interface ImageDto {
@@ -111,6 +113,7 @@ export const toAssignmentDto = (row: AssignmentRow): AssignmentDto => ({
   officer_name: row.officer_name,
   unit_number: row.unit_number,
   assigned_at: row.assigned_at,
+  assigned_by: row.assigned_by,
 })
 
 export const toNewSosEvent = (row: SosRow): NewSosEvent => ({
@@ -222,6 +225,8 @@ export class SosService {
   }
 
   async get(id: number, ctx: RequestContext): Promise<SosDto> {
+    // No credential at all is 401 before the lookup, so sequential ids do not reveal which SOS exist.
+    if (hasNoCredential(ctx.actor)) throw errors.notAuthenticated()
     const row = await this.load(id)
     if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
     return (await this.expand([row], ctx.baseUrl, this.historyReplayLimit))[0]
@@ -229,6 +234,7 @@ export class SosService {
 
   /** GET /api/sos/{id}/locations/?after=<id>&limit=: the full history, paged, for whoever may read the SOS. */
   async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (after: number, limit: number) => string) {
+    if (hasNoCredential(ctx.actor)) throw errors.notAuthenticated()
     const row = await this.load(id)
     if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
     const fields = new FieldReader(query)
@@ -301,6 +307,7 @@ export class SosService {
     const longitude = fields.number('longitude', COORDS.longitude)
     fields.done()
     const withToken = this.withBodyToken(actor, payload)
+    if (!actor.legacy && hasNoCredential(withToken)) throw errors.notAuthenticated()
 
     const sos = await repo.findSosById(this.db, sosId!)
     if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
@@ -328,17 +335,18 @@ export class SosService {
     fields.done()
     const sos = await repo.findSosById(this.db, sosId!)
     if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
-    if (!sosPolicy.assign(actor, unitNumber!)) throw errors.forbidden()
+    if (!sosPolicy.assign(actor, sos, unitNumber!)) throw errors.forbidden()
 
     const now = nowIso()
+    const onlyIfFree = sosPolicy.assignNeedsFreeSos(actor)
     const assignment = await this.writer.run(async (trx) => {
-      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, {
-        status: 'dispatched',
-        unit_number_dispatched: unitNumber!,
-        acknowledged_flag: 1,
-        updated_at: now,
-      })
-      if (!updated) throw errors.conflict(`This SOS is ${sos.status}; officers can no longer be assigned.`)
+      const changes = { status: 'dispatched' as const, unit_number_dispatched: unitNumber!, acknowledged_flag: 1, updated_at: now }
+      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, changes, onlyIfFree ? { unitFreeOr: unitNumber! } : {})
+      if (!updated) {
+        const current = await repo.findSosById(trx, sos.id)
+        if (current && repo.OPEN_STATUSES.includes(current.status)) throw errors.forbidden() // another unit took it meanwhile
+        throw errors.conflict(`This SOS is ${current?.status ?? sos.status}; officers can no longer be assigned.`)
+      }
       return repo.insertAssignment(trx, {
         sos_request_id: sos.id,
         officer_name: officerName!,
@@ -351,8 +359,8 @@ export class SosService {
   }
 
   async resolve(id: number, ctx: RequestContext) {
-    const sos = await this.load(id, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' }))
     if (!ctx.actor.user) throw errors.notAuthenticated()
+    const sos = await this.load(id, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' }))
     if (!sosPolicy.resolve(ctx.actor, sos)) throw errors.forbidden()
     const closed = await this.close(sos, 'resolved')
     return { status: 'SOS marked as resolved successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
@@ -360,17 +368,18 @@ export class SosService {
 
   /** A false alarm, called off by the victim's device (SOS token) or account. */
   async cancel(id: number, body: unknown, ctx: RequestContext) {
-    const sos = await this.load(id)
     const actor = this.withBodyToken(ctx.actor, asObject(body))
+    if (hasNoCredential(actor)) throw errors.notAuthenticated()
+    const sos = await this.load(id)
     if (!sosPolicy.cancel(actor, sos)) throw refuse(actor)
     const closed = await this.close(sos, 'cancelled')
     return { status: 'SOS cancelled successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
   }
 
   async acknowledge(id: number, ctx: RequestContext) {
-    const sos = await this.load(id)
     // Staff only: an SOS token is no account, so it is 401 whether sent as header or body (as resolve()).
     if (!ctx.actor.user) throw errors.notAuthenticated()
+    const sos = await this.load(id)
     if (!sosPolicy.acknowledge(ctx.actor)) throw errors.forbidden()
     const updated = await this.writer.run((trx) => repo.updateSosIfStatus(trx, sos.id, ['active'], { status: 'acknowledged', acknowledged_flag: 1, updated_at: nowIso() }))
     if (!updated) throw errors.conflict(`Only an active SOS can be acknowledged; this one is ${sos.status}.`)

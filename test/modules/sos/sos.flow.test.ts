@@ -60,7 +60,9 @@ test('an SOS travels from the phone to the control room, the unit and back', asy
   })
   assert.equal(assigned.statusCode, 201)
   assert.equal(assigned.json().status, 'Officer assigned successfully')
-  assert.deepEqual(Object.keys(assigned.json().officer).sort(), ['assigned_at', 'id', 'officer_name', 'sos_request', 'unit_number'])
+  // The original's fields, plus who made the dispatch.
+  assert.deepEqual(Object.keys(assigned.json().officer).sort(), ['assigned_at', 'assigned_by', 'id', 'officer_name', 'sos_request', 'unit_number'])
+  assert.equal(assigned.json().officer.assigned_by, dispatcher.id)
 
   const unitUpdate = next<Record<string, unknown>>(unitSocket, 'unit_location_update')
   const socketUpdate = await emitAck(phone, 'update_location', { sos_request: created.sos_id, latitude: 12.99, longitude: 77.61, sos_token: created.sos_token })
