@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import { createWriter } from './db/writer.ts'
+import { HashQueue } from './lib/hash-queue.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
@@ -139,7 +140,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
 
   const publisher = new RealtimePublisher()
-  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost })
+  const hashing = new HashQueue({ concurrency: config.passwordHashConcurrency, queueLimit: config.passwordHashQueueLimit })
+  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing })
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   const store = new MediaStore({ root: config.mediaRoot, signingKey, ttlSeconds: config.mediaUrlTtlSeconds, legacy: config.legacyOpenAccess })
