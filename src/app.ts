@@ -171,7 +171,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
-  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute })
+  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
   await app.register(sosRoutes, { sos, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute, publicUrl: config.publicUrl })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(opsRoutes)

@@ -34,6 +34,8 @@ export interface Config {
   imageMaxFiles: number
   /** Login attempts allowed per client IP per minute. */
   loginRateLimitPerMinute: number
+  /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
+  registrationRateLimitPerMinute: number
   /** Anonymous SOS creations allowed per client IP per minute (REST and socket together count separately). */
   sosCreateRateLimitPerMinute: number
   /** Trust X-Forwarded-* headers (set when behind a load balancer). */
@@ -135,6 +137,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
+    registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),

@@ -1,5 +1,5 @@
-// Attacks on password hashing over real HTTP: a registration flood spread over many IPs and a full
-// hashing queue. Each is refused with 429 + Retry-After while a real login gets through.
+// Attacks on password hashing over real HTTP: a registration flood from one IP, one spread over many
+// IPs, and a full hashing queue. Each is refused with 429 + Retry-After while a real login gets through.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { buildTestApp } from '../../helpers/app.ts'
@@ -24,6 +24,34 @@ async function timedLogin(apiUrl: string, username: string, headers: Record<stri
   const res = await call(apiUrl, 'POST', '/auth/token/login/', { json: { username, password: 'Correct-Horse-Battery-9' }, headers })
   return { res, ms: Date.now() - started }
 }
+
+test('a registration flood from one IP is throttled (429 + Retry-After) while a concurrent login succeeds', async (t) => {
+  const { app, apiUrl } = await buildTestApp(t, { registrationRateLimitPerMinute: 5 })
+  const victim = await createUser(app, 'citizen')
+
+  const flood = Promise.all(Array.from({ length: 30 }, (_, i) => call(apiUrl, 'POST', '/auth/users/', { json: registration(i) })))
+  const login = timedLogin(apiUrl, victim.username)
+  const answers = await flood
+  const { res, ms } = await login
+
+  assert.equal(res.status, 200, res.text)
+  assert.match(res.body.auth_token, /^[0-9a-f]{40}$/)
+  assert.ok(ms < LOGIN_BOUND_MS, `the login answered within ${LOGIN_BOUND_MS} ms (took ${ms} ms)`)
+  const created = answers.filter((a) => a.status === 201)
+  const refused = answers.filter((a) => a.status !== 201)
+  assert.equal(created.length, 5, 'exactly the per-IP allowance was registered')
+  for (const r of refused) assertThrottled(r, 'flooded registration')
+  const users = await app.db.selectFrom('users').select('id').where('username', 'like', 'flood_%').execute()
+  assert.equal(users.length, 5, 'a refused registration creates no account')
+
+  // The limit is the anonymous self-registration's: an admin creating staff accounts from the same
+  // address is not held up by the flood.
+  const admin = await createUser(app, 'admin')
+  for (let i = 0; i < 3; i++) {
+    const staff = await call(apiUrl, 'POST', '/auth/users/', { token: admin.token, json: { ...registration(`staff_${i}`), role: 'dispatcher' } })
+    assert.equal(staff.status, 201, staff.text)
+  }
+})
 
 test('registrations from many addresses cannot starve logins: logins have a hashing slot of their own', async (t) => {
   // A real (if lower than production) scrypt cost, so that hashes take long enough to queue; the
