@@ -36,8 +36,12 @@ export interface Config {
   loginRateLimitPerMinute: number
   /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
   registrationRateLimitPerMinute: number
-  /** Anonymous SOS creations allowed per client IP per minute (REST and socket together count separately). */
+  /** Anonymous SOS creations allowed per client IP per minute: one budget for both create paths and the socket. */
   sosCreateRateLimitPerMinute: number
+  /** SOS creations one signed-in citizen may make per minute (the burst allowance); staff are exempt. */
+  sosCreateAccountLimitPerMinute: number
+  /** SOS creations one signed-in citizen may make per hour (the cap on a sustained flood). */
+  sosCreateAccountLimitPerHour: number
   /** Trust X-Forwarded-* headers (set when behind a load balancer). */
   trustProxy: boolean
   /** scrypt cost as log2(N); 17 follows OWASP's recommendation (128 MiB, ~0.3 s). */
@@ -139,6 +143,8 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    sosCreateAccountLimitPerMinute: int(env, 'SOS_CREATE_ACCOUNT_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
+    sosCreateAccountLimitPerHour: int(env, 'SOS_CREATE_ACCOUNT_LIMIT_PER_HOUR', 30, 1, 1_000_000),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),
     passwordHashConcurrency,
