@@ -1,12 +1,11 @@
 // buildApp(config): the composition root. Plugins, services, HTTP routes and socket handlers; never listens.
-import rateLimit from '@fastify/rate-limit'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import { createWriter } from './db/writer.ts'
 import { AppError } from './errors.ts'
 import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from './lib/fields.ts'
+import { HashQueue } from './lib/hash-queue.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
@@ -25,6 +24,7 @@ import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
 import metricsPlugin from './plugins/metrics.ts'
+import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
 import securityPlugin from './plugins/security.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
@@ -126,27 +126,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorHandler)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
-  // With Redis, rate-limit counters are shared by every node (otherwise N nodes would allow N times as much).
-  // skipOnError: if Redis is unreachable the limits fail open; an SOS must never be refused for that.
-  let rateLimitRedis: Redis | undefined
-  if (config.redisUrl) {
-    rateLimitRedis = new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    rateLimitRedis.on('error', (err) => app.log.error({ err }, 'rate-limit redis connection error'))
-    app.addHook('onClose', async () => {
-      await rateLimitRedis?.quit().catch(() => undefined)
-    })
-  }
-  await app.register(rateLimit, {
-    global: false,
-    ...(rateLimitRedis && { redis: rateLimitRedis, nameSpace: `${config.redisPrefix}:rate-limit:`, skipOnError: true }),
-  })
+  await app.register(rateLimitsPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix })
   await app.register(multipart, {
     throwFileSizeLimit: false,
     limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
   })
 
   const publisher = new RealtimePublisher()
-  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost })
+  const hashing = new HashQueue({ concurrency: config.passwordHashConcurrency, queueLimit: config.passwordHashQueueLimit })
+  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing })
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   if (!config.mediaSigningKey && !config.legacyOpenAccess) {
@@ -160,7 +148,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     legacy: config.legacyOpenAccess,
   })
   const writer = createWriter(app.db, app.dbDialect)
-  const sos = new SosService({ db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists, snapshotLimit: config.snapshotLimit })
+  const sos = new SosService({
+    db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists, snapshotLimit: config.snapshotLimit,
+    limiter: app.limiter,
+    createLimits: { anonymousPerMinute: config.sosCreateRateLimitPerMinute, accountPerMinute: config.sosCreateAccountLimitPerMinute, accountPerHour: config.sosCreateAccountLimitPerHour },
+  })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
   app.decorate('services', { auth, sos, media, units, publisher })
@@ -170,7 +162,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publisher,
     verify: (token) => auth.authenticate(token),
     handlers: {
-      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: config.socketMaxSosRooms, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute, trustProxy: config.trustProxy }),
+      ...sosEventHandlers({ sos, legacy: config.legacyOpenAccess, maxRoomsPerSocket: config.socketMaxSosRooms, trustProxy: config.trustProxy }),
       ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
     },
     corsOrigins: config.corsOrigins,
@@ -186,8 +178,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
-  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute })
-  await app.register(sosRoutes, { sos, sosCreateRateLimitPerMinute: config.sosCreateRateLimitPerMinute, publicUrl: config.publicUrl })
+  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
+  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(opsRoutes)
   return app

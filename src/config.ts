@@ -36,12 +36,22 @@ export interface Config {
   imageMaxFiles: number
   /** Login attempts allowed per client IP per minute. */
   loginRateLimitPerMinute: number
-  /** Anonymous SOS creations allowed per client IP per minute (REST and socket together count separately). */
+  /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
+  registrationRateLimitPerMinute: number
+  /** Anonymous SOS creations allowed per client IP per minute: one budget for both create paths and the socket. */
   sosCreateRateLimitPerMinute: number
+  /** SOS creations one signed-in citizen may make per minute (the burst allowance); staff are exempt. */
+  sosCreateAccountLimitPerMinute: number
+  /** SOS creations one signed-in citizen may make per hour (the cap on a sustained flood). */
+  sosCreateAccountLimitPerHour: number
   /** Trust X-Forwarded-* headers (set when behind a load balancer). */
   trustProxy: boolean
   /** scrypt cost as log2(N); 17 follows OWASP's recommendation (128 MiB, ~0.3 s). */
   passwordHashCost: number
+  /** Password hashes running at once; below libuv's thread pool size so file I/O always has a thread. */
+  passwordHashConcurrency: number
+  /** Password hashes waiting per lane (logins, registrations) before more are refused with 429. */
+  passwordHashQueueLimit: number
   /** Most stored points replayed to a client joining an SOS room (newest kept). */
   historyReplayLimit: number
   /** Newest location points embedded per SOS in list responses (the full history is paged separately). */
@@ -111,6 +121,16 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
   if (mediaSigningKeyPrevious && !mediaSigningKey) throw new ConfigError('MEDIA_SIGNING_KEY_PREVIOUS needs MEDIA_SIGNING_KEY (the new key) to be set')
   if (mediaSigningKeyPrevious && mediaSigningKeyPrevious.length < 32) throw new ConfigError('MEDIA_SIGNING_KEY_PREVIOUS must be at least 32 characters')
 
+  // scrypt and file I/O share libuv's thread pool, which libuv sizes from this variable at start.
+  const uvThreads = int(env, 'UV_THREADPOOL_SIZE', 4, 1, 1024)
+  const maxHashConcurrency = Math.max(1, uvThreads - 1)
+  const passwordHashConcurrency = int(env, 'PASSWORD_HASH_CONCURRENCY', Math.max(1, Math.floor(uvThreads / 2)), 1, 1024)
+  if (passwordHashConcurrency > maxHashConcurrency) {
+    throw new ConfigError(
+      `PASSWORD_HASH_CONCURRENCY must be below UV_THREADPOOL_SIZE (${uvThreads}) so file I/O keeps a thread, got ${passwordHashConcurrency}`,
+    )
+  }
+
   const config: Config = {
     port: int(env, 'PORT', 8000, 0, 65535),
     socketPort: int(env, 'SOCKET_PORT', 8001, 0, 65535),
@@ -129,9 +149,14 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
+    registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    sosCreateAccountLimitPerMinute: int(env, 'SOS_CREATE_ACCOUNT_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
+    sosCreateAccountLimitPerHour: int(env, 'SOS_CREATE_ACCOUNT_LIMIT_PER_HOUR', 30, 1, 1_000_000),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', 17, 10, 20),
+    passwordHashConcurrency,
+    passwordHashQueueLimit: int(env, 'PASSWORD_HASH_QUEUE_LIMIT', 16, 0, 100_000),
     historyReplayLimit: int(env, 'HISTORY_REPLAY_LIMIT', 1000, 1, 100_000),
     locationsInLists: int(env, 'LOCATIONS_IN_LISTS', 50, 0, 100_000),
     snapshotLimit: int(env, 'SNAPSHOT_LIMIT', 1000, 1, 100_000),

@@ -7,20 +7,24 @@ export class AppError extends Error {
   readonly code: string
   /** The exact JSON body sent over HTTP (the contract has several DRF-era shapes). */
   readonly body: Record<string, unknown>
+  /** Seconds until trying again makes sense (a throttled request): HTTP `Retry-After`, socket `retry_after`. */
+  readonly retryAfter: number | undefined
 
-  constructor(status: number, code: string, message: string, body?: Record<string, unknown>) {
+  constructor(status: number, code: string, message: string, body?: Record<string, unknown>, retryAfter?: number) {
     super(message)
     this.name = 'AppError'
     this.status = status
     this.code = code
     this.body = body ?? { detail: message }
+    this.retryAfter = retryAfter
   }
 
   /** The `{code, message}` object used in socket acknowledgements and `error` events. */
-  toSocketError(): { code: string; message: string; fields?: FieldErrors } {
+  toSocketError(): { code: string; message: string; fields?: FieldErrors; retry_after?: number } {
     if (this.code === 'validation_error') {
       return { code: this.code, message: this.message, fields: this.body as FieldErrors }
     }
+    if (this.retryAfter !== undefined) return { code: this.code, message: this.message, retry_after: this.retryAfter }
     return { code: this.code, message: this.message }
   }
 }
@@ -40,4 +44,7 @@ export const errors = {
   notFound: () => new AppError(404, 'not_found', 'Not found.'),
   conflict: (message: string) => new AppError(409, 'conflict', message),
   tooManyRequests: (message = 'Request was throttled.') => new AppError(429, 'throttled', message),
+  /** DRF's Throttled wording (which the original's clients know), with the wait as Retry-After. */
+  throttled: (seconds: number) =>
+    new AppError(429, 'throttled', `Request was throttled. Expected available in ${seconds} second${seconds === 1 ? '' : 's'}.`, undefined, seconds),
 }

@@ -53,6 +53,7 @@ export default fp(
       const known = error instanceof AppError ? error : frameworkError(error)
       if (known) {
         request.log.info({ code: known.code, status: known.status }, 'request refused')
+        if (known.retryAfter !== undefined) reply.header('retry-after', String(known.retryAfter))
         return send(reply, known.status, known.body)
       }
       request.log.error({ err: error }, 'unhandled error')

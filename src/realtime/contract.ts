@@ -108,12 +108,16 @@ export interface SocketErrorBody {
   code: string
   message: string
   fields?: Record<string, string[]>
+  /** On `throttled`: seconds until a retry can succeed (HTTP's Retry-After). */
+  retry_after?: number
 }
 
 export type Ack = { ok: true; data: unknown } | { ok: false; error: SocketErrorBody }
 export type AckCallback = (response: Ack) => void
 
-export type ResponseEvent = { success: true; data: unknown } | { success: false; error: string; code?: string; fields?: Record<string, string[]> }
+export type ResponseEvent =
+  | { success: true; data: unknown }
+  | { success: false; error: string; code?: string; fields?: Record<string, string[]>; retry_after?: number }
 
 export interface ServerToClientEvents {
   connection_established: (payload: { message: string; sid: string; user: { id: number; username: string; role: string } | null }) => void
@@ -129,7 +133,7 @@ export interface ServerToClientEvents {
   sos_resolved: (payload: SosResolvedEvent) => void
   create_sos_response: (payload: ResponseEvent) => void
   update_location_response: (payload: ResponseEvent) => void
-  error: (payload: { message: string; code: string; event?: string; fields?: Record<string, string[]> }) => void
+  error: (payload: SocketErrorBody & { event?: string }) => void
 }
 
 type ClientHandler = (payload?: unknown, ack?: AckCallback) => void

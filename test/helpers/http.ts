@@ -2,6 +2,7 @@
 
 export interface Answer {
   status: number
+  headers: Headers
   text: string
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any
@@ -28,5 +29,5 @@ export async function call(apiUrl: string, method: string, path: string, opts: C
   }
   const res = await fetch(`${apiUrl}${path}`, { method, headers, body })
   const text = await res.text()
-  return { status: res.status, text, body: text ? JSON.parse(text) : undefined }
+  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined }
 }

@@ -1,6 +1,6 @@
 // HTTP routes for accounts and tokens (Djoser-compatible paths and shapes).
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errors } from '../../errors.ts'
 import { OPTIONAL_TOKEN_SECURITY, TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
 import type { AuthService } from './auth.service.ts'
@@ -29,12 +29,24 @@ const LoginBody = Type.Object({ username: Type.String(), password: Type.String()
 export interface AuthRouteOptions {
   auth: AuthService
   loginRateLimitPerMinute: number
+  registrationRateLimitPerMinute: number
 }
 
 export async function authRoutes(app: FastifyInstance, opts: AuthRouteOptions) {
   const { auth } = opts
 
   app.post('/auth/users/', {
+    // Each registration costs a full password hash (~0.3 s and 128 MiB at the production cost), so it
+    // is limited per client IP like login. Admins creating staff accounts are not: they are few and
+    // accountable. preHandler: the caller's identity is known by then.
+    config: {
+      rateLimit: {
+        max: opts.registrationRateLimitPerMinute,
+        timeWindow: '1 minute',
+        hook: 'preHandler' as const,
+        allowList: (request: FastifyRequest) => request.actor?.user?.role === 'admin',
+      },
+    },
     schema: {
       tags: ['auth'],
       summary: 'Register a citizen account (an admin may also create staff accounts)',

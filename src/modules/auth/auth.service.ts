@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Database, Role, UserRow } from '../../db/schema.ts'
 import { errors, validationError } from '../../errors.ts'
 import { asObject, FieldReader, MSG, UNIT_NUMBER_RE } from '../../lib/fields.ts'
+import { HashQueue } from '../../lib/hash-queue.ts'
 import { hashPassword, newApiToken, sha256Hex, verifyPassword } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import { COMMON_PASSWORDS } from './common-passwords.ts'
@@ -82,11 +83,14 @@ function similarity(a: string, b: string): number {
 export class AuthService {
   private readonly db: Kysely<Database>
   private readonly hashCost: number
+  private readonly hashing: HashQueue
   private dummyHash: Promise<string> | undefined
 
-  constructor(deps: { db: Kysely<Database>; passwordHashCost: number }) {
+  /** Without `hashing` (the CLI: one hash, no concurrent callers) hashes run one at a time, nothing refused. */
+  constructor(deps: { db: Kysely<Database>; passwordHashCost: number; hashing?: HashQueue }) {
     this.db = deps.db
     this.hashCost = deps.passwordHashCost
+    this.hashing = deps.hashing ?? new HashQueue({ concurrency: 1, queueLimit: Infinity })
   }
 
   /** POST /auth/users/: citizens register themselves; only an admin may create staff accounts. */
@@ -123,7 +127,7 @@ export class AuthService {
     if (await repo.findUserByUsername(this.db, input.username)) {
       throw validationError({ username: ['A user with that username already exists.'] })
     }
-    const passwordHash = await hashPassword(input.password, this.hashCost)
+    const passwordHash = await this.hashing.run('register', () => hashPassword(input.password, this.hashCost))
     try {
       const row = await repo.insertUser(this.db, {
         username: input.username,
@@ -152,7 +156,7 @@ export class AuthService {
     fields.done()
     const user = await repo.findUserByUsername(this.db, username!)
     // Hash even for an unknown user so response time does not reveal which usernames exist.
-    const ok = user ? await verifyPassword(password!, user.password_hash) : await this.burnHash(password!)
+    const ok = user ? await this.hashing.run('login', () => verifyPassword(password!, user.password_hash)) : await this.burnHash(password!)
     if (!user || !ok || !user.is_active) {
       throw validationError({ non_field_errors: ['Unable to log in with provided credentials.'] })
     }
@@ -183,8 +187,13 @@ export class AuthService {
   }
 
   private async burnHash(password: string): Promise<false> {
-    this.dummyHash ??= hashPassword('not-a-real-password', this.hashCost)
-    await verifyPassword(password, await this.dummyHash)
+    // Forgotten if refused (queue full), so a later login makes it instead of failing forever.
+    this.dummyHash ??= this.hashing.run('login', () => hashPassword('not-a-real-password', this.hashCost)).catch((error: unknown) => {
+      this.dummyHash = undefined
+      throw error
+    })
+    const dummy = await this.dummyHash
+    await this.hashing.run('login', () => verifyPassword(password, dummy))
     return false
   }
 }

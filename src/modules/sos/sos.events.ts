@@ -1,6 +1,5 @@
 // Socket handlers for SOS: staff channels, SOS rooms with history replay, and socket-side create/update.
 import { AppError, errors } from '../../errors.ts'
-import { FixedWindowLimiter } from '../../lib/rate-window.ts'
 import { ROOMS, type ClientEventName, type ResponseEvent } from '../../realtime/contract.ts'
 import { clientAddress, payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
 import { SnapshotBatcher, type SnapshotSummary } from '../../realtime/snapshot-batcher.ts'
@@ -16,7 +15,6 @@ export interface SosEventOptions {
   legacy: boolean
   /** Most SOS rooms one socket may be in at once. */
   maxRoomsPerSocket: number
-  sosCreateRateLimitPerMinute: number
   /** Behind a load balancer the client's address comes from X-Forwarded-For. */
   trustProxy: boolean
 }
@@ -55,7 +53,8 @@ function withResponseEvent(event: 'create_sos_response' | 'update_location_respo
       return data
     } catch (error) {
       const known = error instanceof AppError ? error.toSocketError() : { code: 'internal_error', message: 'A server error occurred.' }
-      socket.emit(event, { success: false, error: known.message, code: known.code, fields: known.fields } satisfies ResponseEvent)
+      const retry = 'retry_after' in known ? { retry_after: known.retry_after } : {}
+      socket.emit(event, { success: false, error: known.message, code: known.code, fields: known.fields, ...retry } satisfies ResponseEvent)
       throw error
     }
   }
@@ -63,7 +62,6 @@ function withResponseEvent(event: 'create_sos_response' | 'update_location_respo
 
 export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEventName, EventHandler>> {
   const { sos, legacy } = opts
-  const anonymousCreates = new FixedWindowLimiter(opts.sosCreateRateLimitPerMinute, 60_000)
   const openSos = new SnapshotBatcher(
     () => sos.openSnapshot(),
     (to, snapshot) => to.emit('sos_snapshot', snapshot),
@@ -103,11 +101,9 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
       return { ...joined, sos_id: row.id, status: row.status, history_count: history.updates.length }
     },
 
-    create_sos: withResponseEvent('create_sos_response', async (socket, raw) => {
-      const actor = actorOf(socket, legacy)
-      if (!actor.user && !anonymousCreates.hit(clientAddress(socket, opts.trustProxy))) throw errors.tooManyRequests()
-      return sos.create(payloadObject(raw), actor)
-    }),
+    // The service counts this against the same budgets as REST create (per IP, or per account).
+    create_sos: withResponseEvent('create_sos_response', async (socket, raw) =>
+      sos.create(payloadObject(raw), actorOf(socket, legacy), clientAddress(socket, opts.trustProxy))),
 
     update_location: withResponseEvent('update_location_response', async (socket, raw) => {
       const payload = payloadObject(raw)

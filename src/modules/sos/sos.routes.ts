@@ -10,7 +10,6 @@ import { parsePage, type RequestContext, type SosService } from './sos.service.t
 
 export interface SosRouteOptions {
   sos: SosService
-  sosCreateRateLimitPerMinute: number
   publicUrl: string | undefined
 }
 
@@ -34,16 +33,7 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
   }
 
   const createRoute = {
-    // Anonymous callers only (a signed-in account is accountable); the limit is per client IP and
-    // generous, because one phone in danger must never be refused. See README "Abuse control".
-    config: {
-      rateLimit: {
-        max: opts.sosCreateRateLimitPerMinute,
-        timeWindow: '1 minute',
-        hook: 'preHandler' as const,
-        allowList: (request: FastifyRequest) => !!request.actor?.user,
-      },
-    },
+    // Limited by the service (sos.limits.ts), so this path, /api/sos/ and the socket share one budget.
     schema: {
       tags: ['sos'],
       summary: 'Raise an SOS (anonymous allowed). Returns the sos_token for this device.',
@@ -52,7 +42,7 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
       response: withErrors({ 201: s.CreateSosResponse }, [400, 401]),
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) =>
-      reply.code(201).send(await sos.create(request.body, request.actor)),
+      reply.code(201).send(await sos.create(request.body, request.actor, request.ip)),
   }
   app.post('/api/create-sos/', createRoute)
   app.post('/api/sos/', { ...createRoute, schema: { ...createRoute.schema, summary: 'Same as /api/create-sos/ (the original router also created here)' } })

@@ -6,10 +6,12 @@ import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow, SosStatus 
 import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
 import { asObject, FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
+import type { RateLimiter } from '../../lib/rate-limiter.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import type { HistoryReplay, LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
+import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
 import * as repo from './sos.repository.ts'
 import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
 
@@ -152,6 +154,7 @@ export class SosService {
   private readonly historyReplayLimit: number
   private readonly locationsInLists: number
   private readonly snapshotLimit: number
+  private readonly createBudget: SosCreateBudget
 
   constructor(deps: {
     db: Kysely<Database>
@@ -161,6 +164,9 @@ export class SosService {
     historyReplayLimit: number
     locationsInLists: number
     snapshotLimit: number
+    /** Counts SOS creations (in memory, or in Redis for the cluster). */
+    limiter: RateLimiter
+    createLimits: SosCreateLimits
   }) {
     this.db = deps.db
     this.writer = deps.writer
@@ -169,15 +175,18 @@ export class SosService {
     this.historyReplayLimit = deps.historyReplayLimit
     this.locationsInLists = deps.locationsInLists
     this.snapshotLimit = deps.snapshotLimit
+    this.createBudget = new SosCreateBudget(deps.limiter, deps.createLimits)
   }
 
-  async create(body: unknown, actor: Actor) {
+  async create(body: unknown, actor: Actor, address: string) {
     const fields = new FieldReader(asObject(body))
     const name = fields.string('name', { max: 255 })
     const sosType = fields.intChoice('sos_type', [0, 1], 0)
     const latitude = fields.number('initial_latitude', COORDS.latitude)
     const longitude = fields.number('initial_longitude', COORDS.longitude)
     fields.done()
+    // After validation, so a malformed request costs no budget; before the write, so a refused one stores nothing.
+    await this.createBudget.spend(actor, address)
 
     const sosToken = newSosToken()
     const now = nowIso()

@@ -1,0 +1,62 @@
+// Rate limits: @fastify/rate-limit for the HTTP-only limits (login, registration) and `app.limiter`, the
+// budgets REST and Socket.IO share (SOS creation); both count in Redis when REDIS_URL is set.
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '../lib/rate-limiter.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Budgets counted once for every transport and (with Redis) every node. */
+    limiter: RateLimiter
+  }
+}
+
+export interface RateLimitOptions {
+  redisUrl: string | undefined
+  redisPrefix: string
+}
+
+/** How long start-up waits for the first Redis connection before counting per node (it keeps retrying). */
+const REDIS_READY_WAIT_MS = 2000
+
+export default fp(
+  async function rateLimitsPlugin(app: FastifyInstance, opts: RateLimitOptions) {
+    if (!opts.redisUrl) {
+      await app.register(rateLimit, { global: false })
+      app.decorate('limiter', new MemoryRateLimiter())
+      return
+    }
+    // Counted in Redis, the limits hold for the cluster (N nodes would otherwise allow N times as much).
+    // No offline queue and a command timeout: a slow or absent Redis makes a limit fail open (HTTP-only
+    // limits) or count per node (shared budgets) within a second, and never holds up an SOS.
+    const redis = new Redis(opts.redisUrl, { connectTimeout: 2000, commandTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    redis.on('error', (err) => app.log.error({ err }, 'rate-limit redis connection error'))
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => undefined)
+    })
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, REDIS_READY_WAIT_MS)
+      function done() {
+        clearTimeout(timer)
+        redis.off('ready', done)
+        redis.off('error', done)
+        resolve()
+      }
+      redis.once('ready', done)
+      redis.once('error', done)
+    })
+    // skipOnError: if Redis is unreachable login and registration limits fail open.
+    await app.register(rateLimit, { global: false, redis, nameSpace: `${opts.redisPrefix}:rate-limit:`, skipOnError: true })
+    app.decorate(
+      'limiter',
+      new RedisRateLimiter({
+        redis,
+        prefix: `${opts.redisPrefix}:limits:`,
+        onError: (err) => app.log.warn({ err }, 'rate-limit redis unavailable: counting shared budgets on this node only'),
+      }),
+    )
+  },
+  { name: 'rate-limits' },
+)
