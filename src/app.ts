@@ -27,6 +27,7 @@ import metricsPlugin from './plugins/metrics.ts'
 import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
 import securityPlugin from './plugins/security.ts'
+import { EscalationJob } from './jobs/escalation.job.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
 import { RealtimePublisher } from './realtime/publisher.ts'
 
@@ -152,6 +153,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db: app.db, writer, publisher, images: store, historyReplayLimit: config.historyReplayLimit, locationsInLists: config.locationsInLists, snapshotLimit: config.snapshotLimit,
     limiter: app.limiter,
     createLimits: { anonymousPerMinute: config.sosCreateRateLimitPerMinute, accountPerMinute: config.sosCreateAccountLimitPerMinute, accountPerHour: config.sosCreateAccountLimitPerHour },
+    escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
+    eventsReplayLimit: config.eventsReplayLimit,
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
@@ -182,5 +185,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(opsRoutes)
+
+  // Scheduled work: above the modules, started with the app and stopped before the database closes.
+  const escalation = new EscalationJob({
+    db: app.db,
+    writer,
+    publisher,
+    repeatSeconds: config.escalateRepeatSeconds,
+    checkMs: config.escalationCheckMs,
+    log: app.log.child({ job: 'escalation' }),
+  })
+  app.addHook('onReady', async () => escalation.start())
+  app.addHook('preClose', async () => escalation.stop())
   return app
 }

@@ -66,6 +66,18 @@ export interface Config {
   socketMaxSosRooms: number
   /** Outgoing packets queued for one socket (a client that stops reading) before it is disconnected. */
   socketMaxPendingPackets: number
+  /** Seconds an SOS may stay unacknowledged before `sos_escalated` goes to the control rooms (0: never). */
+  escalateAfterSeconds: number
+  /** Seconds between repeated escalations (with a rising level) until someone acknowledges or it closes. */
+  escalateRepeatSeconds: number
+  /** Seconds a dispatched unit has to accept before `sos_escalated {reason: "unit_not_responding"}` (0: never). */
+  unitAcceptSeconds: number
+  /** How often the escalation job looks for due escalations, in milliseconds. */
+  escalationCheckMs: number
+  /** Unit positions older than this are not offered as "nearest units". */
+  unitPositionMaxAgeSeconds: number
+  /** Most events one `join_sos_channel {after}` replays (more: `truncated`, fall back to the snapshot). */
+  eventsReplayLimit: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
 }
@@ -164,6 +176,12 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketMaxRefusedEventsPerMinute: int(env, 'SOCKET_MAX_REFUSED_EVENTS_PER_MINUTE', 60, 1, 100_000),
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
+    escalateAfterSeconds: int(env, 'ESCALATE_AFTER_SECONDS', 60, 0, 86_400),
+    escalateRepeatSeconds: int(env, 'ESCALATE_REPEAT_SECONDS', 60, 1, 86_400),
+    unitAcceptSeconds: int(env, 'UNIT_ACCEPT_SECONDS', 120, 0, 86_400),
+    escalationCheckMs: int(env, 'ESCALATION_CHECK_MS', 1000, 50, 60_000),
+    unitPositionMaxAgeSeconds: int(env, 'UNIT_POSITION_MAX_AGE_SECONDS', 300, 1, 86_400),
+    eventsReplayLimit: int(env, 'EVENTS_REPLAY_LIMIT', 1000, 1, 100_000),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }

@@ -1,11 +1,13 @@
 // Applies the frozen migrations in order; throws (so the CLI exits non-zero) on any failure.
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import * as initial from './migrations/20261123_0001_initial.ts'
+import * as incidentLog from './migrations/20261202_0002_incident_log.ts'
 import type { Database } from './schema.ts'
 
 // Listed explicitly (not read from disk) so the set is the same under tsx, a bundle or a test.
 const MIGRATIONS: Record<string, Migration> = {
   '20261123_0001_initial': initial,
+  '20261202_0002_incident_log': incidentLog,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

@@ -2,7 +2,10 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
 
 export type Role = 'citizen' | 'officer' | 'dispatcher' | 'admin'
-export type SosStatus = 'active' | 'acknowledged' | 'dispatched' | 'resolved' | 'cancelled'
+export type SosStatus = 'active' | 'acknowledged' | 'dispatched' | 'responding' | 'on_scene' | 'resolved' | 'cancelled'
+export type SosOutcome = 'assisted' | 'false_alarm' | 'unfounded' | 'transferred' | 'other'
+/** Who caused an event: an account, the victim's device (its SOS token), anyone (legacy mode), or the server. */
+export type ActorKind = 'user' | 'sos_token' | 'anonymous' | 'system'
 
 // Timestamps are stored as ISO 8601 UTC text with milliseconds (`2025-06-26T10:15:30.123Z`):
 // identical on SQLite and PostgreSQL, sortable as text, and already in the wire format.
@@ -42,6 +45,19 @@ export interface SosRequestsTable {
   sos_token_hash: string
   created_at: string
   updated_at: string
+  outcome: SosOutcome | null
+  resolution_note: string | null
+  cancel_reason: string | null
+  acknowledged_at: string | null
+  dispatched_at: string | null
+  accepted_at: string | null
+  arrived_at: string | null
+  closed_at: string | null
+  /** When the escalation job should next look at this SOS (null: nothing pending). */
+  next_escalation_at: string | null
+  escalation_level: Generated<number>
+  /** The seq of this SOS's newest event (the per-SOS sequence counter). */
+  last_seq: Generated<number>
 }
 
 export interface LocationUpdatesTable {
@@ -49,7 +65,28 @@ export interface LocationUpdatesTable {
   sos_request_id: number
   latitude: number
   longitude: number
+  /** The fix's time: the phone's `recorded_at` when it sent one, else when the server received it. */
   timestamp: string
+  /** Horizontal accuracy in metres, as the phone reported it. */
+  accuracy: number | null
+  received_at: string | null
+  /** 1 when `timestamp` came from the phone (de-duplicated on SOS + timestamp). */
+  client_time: Generated<number>
+}
+
+export interface SosEventsTable {
+  /** The global cursor: increases with every event of every SOS. */
+  id: Generated<number>
+  sos_request_id: number
+  /** Per-SOS sequence number, 1, 2, 3, … */
+  seq: number
+  kind: string
+  actor_kind: ActorKind
+  actor_user_id: number | null
+  actor_role: Role | null
+  created_at: string
+  /** A small JSON object (text, so it is the same on SQLite and PostgreSQL). */
+  payload: string
 }
 
 export interface OfficerAssignmentsTable {
@@ -94,6 +131,7 @@ export interface Database {
   sos_images: SosImagesTable
   unit_locations: UnitLocationsTable
   app_settings: AppSettingsTable
+  sos_events: SosEventsTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -105,3 +143,5 @@ export type LocationRow = Selectable<LocationUpdatesTable>
 export type AssignmentRow = Selectable<OfficerAssignmentsTable>
 export type ImageRow = Selectable<SosImagesTable>
 export type UnitLocationRow = Selectable<UnitLocationsTable>
+export type SosEventRow = Selectable<SosEventsTable>
+export type NewSosEvent = Insertable<SosEventsTable>

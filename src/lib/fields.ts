@@ -140,6 +140,14 @@ export class FieldReader {
     return parsed
   }
 
+  /** DRF ChoiceField over strings; absent or null is undefined (an optional choice). */
+  choice<T extends string>(field: string, choices: readonly T[]): T | undefined {
+    if (!this.has(field) || this.body[field] === null) return undefined
+    const value = this.body[field]
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) return this.fail(field, MSG.choice(shortRepr(value)))
+    return value as T
+  }
+
   /** A primary key of a related row (DRF PrimaryKeyRelatedField's messages). */
   pk(field: string): number | undefined {
     const value = this.present(field, true)

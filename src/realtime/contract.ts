@@ -31,13 +31,77 @@ export interface NewSosEvent {
   latitude: number
   longitude: number
   created_at: string
+  /** The `created` event's per-SOS seq (1) and global cursor, for de-duplication and resuming. */
+  seq?: number
+  cursor?: number
+}
+
+/** Who caused an event: an account (id and role), the victim's device (its SOS token), anyone (legacy), or the server. */
+export interface EventActor {
+  kind: 'user' | 'sos_token' | 'anonymous' | 'system'
+  user_id: number | null
+  role: 'citizen' | 'officer' | 'dispatcher' | 'admin' | null
+}
+
+export type SosStatusName = 'active' | 'acknowledged' | 'dispatched' | 'responding' | 'on_scene' | 'resolved' | 'cancelled'
+
+/** One entry of the incident log, as REST and sockets show it. */
+export interface LogEvent {
+  /** The global cursor: increases across all SOS; resume from the last one seen. */
+  cursor: number
+  sos_id: number
+  /** The per-SOS sequence number (1 = created). */
+  seq: number
+  kind: string
+  by: EventActor
+  at: string
+  data: Record<string, unknown>
+}
+
+/** Every change of an SOS, live (to `sos_channel`, the SOS room and the unit's room). */
+export interface SosUpdatedEvent {
+  sos_id: number
+  seq: number
+  cursor: number
+  kind: string
+  status: SosStatusName
+  unit_number_dispatched: string | null
+  acknowledged_flag: number
+  by: EventActor
+  at: string
+}
+
+/** An SOS nobody acknowledged in time, or a dispatched unit that did not accept (to `sos_channel`). */
+export interface SosEscalatedEvent {
+  sos_id: number
+  seq: number
+  cursor: number
+  level: number
+  reason: 'unacknowledged' | 'unit_not_responding'
+  waiting_seconds: number
+  unit_number?: string
+}
+
+/** What `join_sos_channel {after}` replays before going live: the log after the client's cursor. */
+export interface EventsReplay {
+  after: number
+  events: LogEvent[]
+  /** More events were missed than one replay holds: fall back to the snapshot (and page GET /api/events/). */
+  truncated: boolean
+  /** The cursor of the last replayed event (or `after` when none): live events at or below it are duplicates. */
+  cursor: number
 }
 
 export interface LocationPoint {
   sos_id: number
   latitude: number
   longitude: number
+  /** The fix's time (the phone's `recorded_at` when it sent one). */
   timestamp: string
+  /** The point's id: its place in storage order (resume `GET /api/sos/{id}/locations/?received_after=`). */
+  id?: number
+  /** Horizontal accuracy in metres, when the phone reported it. */
+  accuracy?: number | null
 }
 
 /**
@@ -69,7 +133,7 @@ export interface SosResolvedEvent {
 
 /** One open SOS in the snapshot a socket gets on joining `sos_channel`: the `new_sos` fields and where it stands now. */
 export interface OpenSos extends NewSosEvent {
-  status: 'active' | 'acknowledged' | 'dispatched'
+  status: Exclude<SosStatusName, 'resolved' | 'cancelled'>
   unit_number_dispatched: string | null
 }
 
@@ -81,6 +145,8 @@ export interface SosSnapshot {
   channel: 'sos_channel'
   sos: OpenSos[]
   truncated: boolean
+  /** The log's newest cursor when the snapshot was read (read first): resume `after` it. */
+  cursor: number
 }
 
 export interface LocationSnapshot {
@@ -131,6 +197,9 @@ export interface ServerToClientEvents {
   location_tracking_update: (payload: TrackingUpdate) => void
   unit_loc: (payload: UnitLocation) => void
   sos_resolved: (payload: SosResolvedEvent) => void
+  sos_updated: (payload: SosUpdatedEvent) => void
+  sos_escalated: (payload: SosEscalatedEvent) => void
+  events_replay: (payload: EventsReplay) => void
   create_sos_response: (payload: ResponseEvent) => void
   update_location_response: (payload: ResponseEvent) => void
   error: (payload: SocketErrorBody & { event?: string }) => void

@@ -1,6 +1,6 @@
 // The only code that emits to rooms. Services call it after their transaction has committed.
 import type { Server } from 'socket.io'
-import { ROOMS, type LocationPoint, type NewSosEvent, type SocketData, type ClientToServerEvents, type ServerToClientEvents, type SosResolvedEvent, type UnitLocation } from './contract.ts'
+import { ROOMS, type LocationPoint, type NewSosEvent, type SocketData, type ClientToServerEvents, type ServerToClientEvents, type SosEscalatedEvent, type SosResolvedEvent, type SosUpdatedEvent, type UnitLocation } from './contract.ts'
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>
 
@@ -46,6 +46,24 @@ export class RealtimePublisher {
     if (sos.unit_number_dispatched) rooms.push(ROOMS.unit(sos.unit_number_dispatched))
     // One emit to the union of rooms, so a socket in several of them gets the event once.
     this.later((io) => io.to(rooms).emit('sos_resolved', { sos_id: sos.id, room_id: sos.room_id, status }))
+  }
+
+  /**
+   * Every change of an SOS: to `sos_channel`, its room and its unit's room (and the previous unit's, on a
+   * re-dispatch, so that unit learns it was taken off). One emit to the union, so each socket gets it once.
+   */
+  sosUpdated(sos: SosRouting, event: SosUpdatedEvent, previousUnit: string | null = null): void {
+    const rooms = [ROOMS.sosChannel, ROOMS.sos(sos.room_id)]
+    if (sos.unit_number_dispatched) rooms.push(ROOMS.unit(sos.unit_number_dispatched))
+    if (previousUnit && previousUnit !== sos.unit_number_dispatched) rooms.push(ROOMS.unit(previousUnit))
+    this.later((io) => io.to(rooms).emit('sos_updated', event))
+  }
+
+  /** An escalation, to the control rooms (and, for a silent unit, to that unit's room too). */
+  sosEscalated(event: SosEscalatedEvent): void {
+    const rooms: string[] = [ROOMS.sosChannel]
+    if (event.unit_number) rooms.push(ROOMS.unit(event.unit_number))
+    this.later((io) => io.to(rooms).emit('sos_escalated', event))
   }
 
   unitLocation(location: UnitLocation): void {

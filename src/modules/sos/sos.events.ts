@@ -60,6 +60,17 @@ function withResponseEvent(event: 'create_sos_response' | 'update_location_respo
   }
 }
 
+/** The optional `after` cursor of `join_sos_channel`: a whole number, or a field error. */
+function readCursor(payload: Record<string, unknown>): number | undefined {
+  const value = payload.after
+  if (value === undefined || value === null) return undefined
+  const cursor = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value
+  if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < 0) {
+    throw new AppError(400, 'validation_error', 'after must be a cursor (a whole number ≥ 0).', { after: ['A valid integer is required.'] })
+  }
+  return cursor
+}
+
 export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEventName, EventHandler>> {
   const { sos, legacy } = opts
   const openSos = new SnapshotBatcher(
@@ -74,7 +85,22 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
   )
 
   return {
-    join_sos_channel: staffChannel(ROOMS.sosChannel, legacy, (socket) => openSos.send(socket)),
+    // `{after: <cursor>}`: replay the log since then (a dashboard resuming); without it, the snapshot.
+    join_sos_channel: async (socket, raw) => {
+      const payload = payloadObject(raw)
+      const after = readCursor(payload)
+      if (after === undefined) return staffChannel(ROOMS.sosChannel, legacy, (s) => openSos.send(s))(socket, payload)
+      const replayed = { replayed: 0, replay_truncated: false, cursor: after }
+      const joined = await staffChannel(ROOMS.sosChannel, legacy, async (s) => {
+        // Joined before this read, as the snapshot: whatever commits after it reaches the socket live.
+        const replay = await sos.log.replay(after)
+        s.emit('events_replay', replay)
+        Object.assign(replayed, { replayed: replay.events.length, replay_truncated: replay.truncated, cursor: replay.cursor })
+        // Too much was missed for one replay: the snapshot tells the current state instead.
+        return replay.truncated ? openSos.send(s) : { snapshot_count: 0, truncated: false }
+      })(socket, payload)
+      return { ...(joined as Record<string, unknown>), ...replayed }
+    },
     join_location_tracking_channel: staffChannel(ROOMS.locationTracking, legacy, (socket) => positions.send(socket)),
 
     join_sos_room: async (socket, raw) => {

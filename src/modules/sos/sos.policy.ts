@@ -52,6 +52,9 @@ export const sosPolicy = {
     isDispatcherOrAdmin(actor.user) ||
     (actor.user?.role === 'officer' && !!sos.unit_number_dispatched && actor.user.unit_number === sos.unit_number_dispatched) ||
     (actor.legacy && !!actor.user),
+  /** Accept ("on our way") and arrive: the officers of the unit the SOS is dispatched to. */
+  actForUnit: (actor: Actor, sos: SosAccess) =>
+    (!!sos.unit_number_dispatched && isOfficerOf(actor, sos.unit_number_dispatched)) || (actor.legacy && !!actor.user),
   acknowledge: (actor: Actor) => isStaff(actor.user) || (actor.legacy && !!actor.user),
   /** A false alarm is called off by the victim's device or account (and by a dispatcher/admin). */
   cancel: (actor: Actor, sos: SosAccess) => holdsToken(actor, sos) || isOwner(actor, sos) || isDispatcherOrAdmin(actor.user),

@@ -5,7 +5,9 @@ import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, So
 
 type Db = Kysely<Database>
 
-export const OPEN_STATUSES: SosStatus[] = ['active', 'acknowledged', 'dispatched']
+import { OPEN_STATUSES } from './sos.lifecycle.ts'
+
+export { OPEN_STATUSES }
 
 export function insertSos(db: Db, sos: NewSos): Promise<SosRow> {
   return db.insertInto('sos_requests').values(sos).returningAll().executeTakeFirstOrThrow()
@@ -47,6 +49,8 @@ export async function countSos(db: Db, filter: { userId?: number } = {}): Promis
   return Number((await query.executeTakeFirstOrThrow()).n)
 }
 
+const LOCATION_COLUMNS = ['id', 'sos_request_id', 'latitude', 'longitude', 'timestamp', 'accuracy', 'received_at', 'client_time'] as const
+
 /**
  * The newest `perSos` points of each SOS, oldest first within each. A big incident can hold 100,000
  * points; reads embed a bounded window and the full history is paged by locationsPage().
@@ -55,13 +59,13 @@ export function recentLocationsFor(db: Db, sosIds: number[], perSos: number): Pr
   if (sosIds.length === 0) return Promise.resolve([])
   const ranked = db
     .selectFrom('location_updates')
-    .select(['id', 'sos_request_id', 'latitude', 'longitude', 'timestamp'])
+    .select(LOCATION_COLUMNS)
     .select(sql<number>`row_number() over (partition by sos_request_id order by timestamp desc, id desc)`.as('recency'))
     .where('sos_request_id', 'in', sosIds)
     .as('ranked')
   return db
     .selectFrom(ranked)
-    .select(['id', 'sos_request_id', 'latitude', 'longitude', 'timestamp'])
+    .select(LOCATION_COLUMNS)
     .where('recency', '<=', perSos)
     .orderBy('sos_request_id')
     .orderBy('timestamp')
@@ -166,4 +170,31 @@ export function updateSos(db: Db, id: number, changes: SosUpdate): Promise<SosRo
 export async function deleteSos(db: Db, id: number): Promise<boolean> {
   const result = await db.deleteFrom('sos_requests').where('id', '=', id).executeTakeFirst()
   return Number(result.numDeletedRows) > 0
+}
+
+/** SOS whose escalation timer is due (`next_escalation_at <= now`), oldest first. */
+export function dueEscalations(db: Db, now: string, limit: number): Promise<SosRow[]> {
+  return db
+    .selectFrom('sos_requests')
+    .selectAll()
+    .where('next_escalation_at', '<=', now)
+    .where('status', 'in', ['active', 'dispatched'])
+    .orderBy('next_escalation_at')
+    .limit(limit)
+    .execute()
+}
+
+/**
+ * Claims one escalation step: moves the timer on only if it still holds the value this node read (and
+ * the SOS is still in that status). Of several nodes racing for the same step exactly one gets the row.
+ */
+export function claimEscalation(db: Db, sos: SosRow, next: string, now: string): Promise<SosRow | undefined> {
+  return db
+    .updateTable('sos_requests')
+    .set({ escalation_level: sos.escalation_level + 1, next_escalation_at: next, updated_at: now })
+    .where('id', '=', sos.id)
+    .where('status', '=', sos.status)
+    .where('next_escalation_at', '=', sos.next_escalation_at)
+    .returningAll()
+    .executeTakeFirst()
 }

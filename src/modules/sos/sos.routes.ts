@@ -121,10 +121,63 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
       tags: ['sos'],
       summary: 'Mark an SOS resolved (the dispatched unit\'s officers, dispatcher, admin)',
       security: TOKEN_SECURITY,
+      description: 'Optional body `{outcome, note}`: outcome is one of assisted, false_alarm, unfounded, transferred, other. No body (as the original clients send) is fine.',
       params: s.SosIdParams,
-      response: withErrors({ 200: s.SosActionResponse }, [401, 403, 404, 409]),
+      body: Type.Optional(s.ResolveBody),
+      response: withErrors({ 200: s.SosActionResponse }, [400, 401, 403, 404, 409]),
     },
-    handler: async (request) => sos.resolve(idOf(request, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' })), ctx(request)),
+    handler: async (request) => sos.resolve(idOf(request, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' })), request.body, ctx(request)),
+  })
+
+  for (const [step, summary] of [
+    ['accept', 'The dispatched unit accepts: "we are on our way" (dispatched → responding; officers of that unit)'],
+    ['arrive', 'The dispatched unit is on scene (dispatched or responding → on_scene; officers of that unit)'],
+  ] as const) {
+    app.post(`/api/sos/:id/${step}/`, {
+      schema: { tags: ['sos'], summary, security: TOKEN_SECURITY, params: s.SosIdParams, response: withErrors({ 200: s.SosActionResponse }, [401, 403, 404, 409]) },
+      handler: async (request) => (step === 'accept' ? sos.accept(idOf(request), ctx(request)) : sos.arrive(idOf(request), ctx(request))),
+    })
+  }
+
+  /** An absolute link to the same path with another `after` (and the same limit). */
+  const afterLink = (request: FastifyRequest) => {
+    const base = baseUrlOf(request, opts.publicUrl)
+    return (after: number, limit: number) => linkTo(request, base, { after: String(after), limit: String(limit) })
+  }
+
+  app.get('/api/sos/:id/events/', {
+    schema: {
+      tags: ['events'],
+      summary: 'The incident log of one SOS, in seq order (`?after=<seq>&limit=` ≤ 1000): staff, its owner, or its SOS token holder',
+      security: TOKEN_OR_SOS_SECURITY,
+      params: s.SosIdParams,
+      querystring: s.EventsQuery,
+      response: withErrors({ 200: s.SosEventPage }, [400, 401, 403, 404]),
+    },
+    handler: async (request) => sos.log.ofSos(idOf(request), ctx(request), query(request), afterLink(request)),
+  })
+
+  app.get('/api/events/', {
+    schema: {
+      tags: ['events'],
+      summary: 'Every event the caller may see, across all SOS, in cursor order (`?after=<cursor>&limit=`): staff all, a citizen her own SOS',
+      description: 'A dashboard that was away resumes here from the last `cursor` it saw (on any node, across restarts).',
+      security: TOKEN_SECURITY,
+      querystring: s.EventsQuery,
+      response: withErrors({ 200: s.EventPage }, [400, 401]),
+    },
+    handler: async (request) => sos.log.feed(ctx(request), query(request), afterLink(request)),
+  })
+
+  app.get('/api/audit/', {
+    schema: {
+      tags: ['events'],
+      summary: 'The audit trail (admins): the incident log filtered by actor (user id), kind, sos, since, until',
+      security: TOKEN_SECURITY,
+      querystring: s.AuditQuery,
+      response: withErrors({ 200: s.EventPage }, [400, 401, 403]),
+    },
+    handler: async (request) => sos.log.audit(ctx(request), query(request), afterLink(request)),
   })
 
   app.post('/api/sos/:id/cancel/', {

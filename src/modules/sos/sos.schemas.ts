@@ -8,9 +8,12 @@ const Longitude = Type.Number({ minimum: -180, maximum: 180, description: 'Degre
 const SosToken = Type.String({ description: 'The SOS token from create-sos (or send it as the X-SOS-Token header)' })
 
 export const SosStatus = Type.Union(
-  ['active', 'acknowledged', 'dispatched', 'resolved', 'cancelled'].map((s) => Type.Literal(s)),
-  { description: 'Lifecycle: active → acknowledged → dispatched → resolved | cancelled' },
+  ['active', 'acknowledged', 'dispatched', 'responding', 'on_scene', 'resolved', 'cancelled'].map((s) => Type.Literal(s)),
+  { description: 'Lifecycle: active → acknowledged → dispatched → responding → on_scene → resolved; cancelled from any open state' },
 )
+
+const Outcome = Type.Union(['assisted', 'false_alarm', 'unfounded', 'transferred', 'other'].map((s) => Type.Literal(s)))
+const NullableTime = Type.Union([Timestamp, Type.Null()])
 
 export const LocationUpdate = Type.Object({
   id: Id,
@@ -18,6 +21,7 @@ export const LocationUpdate = Type.Object({
   latitude: Type.Number(),
   longitude: Type.Number(),
   timestamp: Timestamp,
+  accuracy: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'Horizontal accuracy in metres, when the phone sent it' })),
 }, { $id: 'LocationUpdate' })
 
 export const OfficerAssignment = Type.Object({
@@ -56,6 +60,16 @@ export const Sos = Type.Object({
   location_updates_count: Type.Integer({ description: 'How many points the SOS has in all' }),
   officer_assignments: Type.Array(Type.Ref(OfficerAssignment)),
   images: Type.Array(Type.Ref(SosImage)),
+  seq: Type.Integer({ description: 'The seq of this SOS\'s newest event (GET /api/sos/{id}/events/?after=seq resumes after it)' }),
+  outcome: Type.Union([Outcome, Type.Null()], { description: 'How a resolved SOS ended' }),
+  resolution_note: Type.Union([Type.String(), Type.Null()]),
+  cancel_reason: Type.Union([Type.String(), Type.Null()]),
+  acknowledged_at: NullableTime,
+  dispatched_at: NullableTime,
+  accepted_at: NullableTime,
+  arrived_at: NullableTime,
+  closed_at: NullableTime,
+  escalation_level: Type.Integer({ description: 'How many times this SOS was escalated in its current phase' }),
 }, { $id: 'Sos' })
 
 export const CreateSosBody = Type.Object({
@@ -92,7 +106,55 @@ export const AssignOfficerResponse = Type.Object({ status: Type.String(), office
 
 export const SosActionResponse = Type.Object({ status: Type.String(), sos: Type.Ref(Sos) })
 
-export const CancelBody = Type.Object({ sos_token: Type.Optional(SosToken) })
+export const CancelBody = Type.Object({
+  sos_token: Type.Optional(SosToken),
+  reason: Type.Optional(Type.String({ maxLength: 500, description: 'Why it was called off (optional)' })),
+})
+
+export const ResolveBody = Type.Object({
+  outcome: Type.Optional(Outcome),
+  note: Type.Optional(Type.String({ maxLength: 2000 })),
+})
+
+const Actor = Type.Object({
+  kind: Type.Union(['user', 'sos_token', 'anonymous', 'system'].map((s) => Type.Literal(s))),
+  user_id: Type.Union([Type.Integer(), Type.Null()]),
+  role: Type.Union([Type.String(), Type.Null()]),
+}, { description: 'Who did it: an account (id, role), the victim device (its SOS token), anyone (legacy mode) or the server' })
+
+export const LogEvent = Type.Object({
+  cursor: Type.Integer({ description: 'Global cursor: increases across all SOS' }),
+  sos_id: Type.Integer(),
+  seq: Type.Integer({ description: 'Per-SOS sequence number (1 = created)' }),
+  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled' }),
+  by: Actor,
+  at: Timestamp,
+  data: Type.Record(Type.String(), Type.Unknown(), { description: 'A small payload that depends on the kind' }),
+}, { $id: 'LogEvent' })
+
+export const EventsQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Return events after this cursor (or seq, for one SOS)' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Default 100' })),
+})
+
+export const AuditQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  actor: Type.Optional(Type.Integer({ description: 'Only events by this account id' })),
+  kind: Type.Optional(Type.String()),
+  sos: Type.Optional(Type.Integer({ description: 'Only events of this SOS' })),
+  since: Type.Optional(Type.String({ description: 'ISO 8601, inclusive' })),
+  until: Type.Optional(Type.String({ description: 'ISO 8601, exclusive' })),
+})
+
+const PageFields = {
+  after: Type.Integer(),
+  results: Type.Array(Type.Ref(LogEvent)),
+  next_after: Type.Integer({ description: 'Pass back as `after` for the next page' }),
+  next: Type.Union([Type.String(), Type.Null()]),
+}
+export const EventPage = Type.Object(PageFields)
+export const SosEventPage = Type.Object({ sos_id: Type.Integer(), ...PageFields })
 
 const Link = Type.Union([Type.String(), Type.Null()])
 
@@ -134,4 +196,4 @@ export const AdminSosBody = Type.Object({
 
 export const SosIdParams = Type.Object({ id: Type.String({ description: 'SOS id' }) })
 
-export const SOS_SHARED_SCHEMAS = [LocationUpdate, OfficerAssignment, SosImage, Sos]
+export const SOS_SHARED_SCHEMAS = [LocationUpdate, OfficerAssignment, SosImage, Sos, LogEvent]

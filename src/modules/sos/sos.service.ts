@@ -2,149 +2,24 @@
 // publishes each change only after its commit.
 import crypto from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow, SosStatus } from '../../db/schema.ts'
+import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
-import { asObject, FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
+import { asObject, FieldReader } from '../../lib/fields.ts'
 import type { RateLimiter } from '../../lib/rate-limiter.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
-import type { HistoryReplay, LocationPoint, LocationSnapshot, NewSosEvent, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
+import type { HistoryReplay, LocationSnapshot, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
+import { COORDS, MAX_PAGE, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
+import { after, SosLifecycle, toUpdatedEvent, type EscalationTimes } from './sos.lifecycle.service.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
+import { appendEvent, eventActor, toEventDto } from './sos.log.ts'
+import { IncidentLog } from './sos.log.service.ts'
 import * as repo from './sos.repository.ts'
 import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
 
-export interface LocationDto {
-  id: number
-  sos_request: number
-  latitude: number
-  longitude: number
-  timestamp: string
-}
-
-export interface AssignmentDto {
-  id: number
-  sos_request: number
-  officer_name: string
-  unit_number: string
-  assigned_at: string
-  /** The account that made this dispatch (who assigned, for the record); null if it was deleted. */
-  assigned_by: number | null
-}
-
-export interface ImageDto {
-  id: number
-  sos_request: number
-  image: string
-  image_url: string
-  description: string
-  uploaded_at: string
-}
-
-export interface SosDto {
-  id: number
-  user: number | null
-  name: string
-  sos_type: number
-  status_flag: number
-  status: SosStatus
-  initial_latitude: number
-  initial_longitude: number
-  unit_number_dispatched: string | null
-  acknowledged_flag: number
-  room_id: string
-  created_at: string
-  updated_at: string
-  location_updates: LocationDto[]
-  location_updates_count: number
-  officer_assignments: AssignmentDto[]
-  images: ImageDto[]
-}
-
-/** Turns a stored media path into the links a reader gets (signed in secure mode). */
-export interface ImageLinks {
-  describe(row: ImageRow, baseUrl: string): ImageDto
-  remove(paths: string[]): Promise<void>
-}
-
-/** Who is asking, and the absolute base URL for links in the answer. */
-export interface RequestContext {
-  actor: Actor
-  baseUrl: string
-}
-
-/** `?limit=&offset=` of a list (DRF LimitOffsetPagination). */
-export interface Page {
-  limit: number
-  offset: number
-}
-
-export const MAX_PAGE = 1000
-
-/** Parses `limit`/`offset`; no `limit` means the original's unpaged plain array. */
-export function parsePage(query: Record<string, unknown>): Page | undefined {
-  if (query.limit === undefined) return undefined
-  const fields = new FieldReader(query)
-  const limit = fields.integer('limit', { min: 1, max: MAX_PAGE })
-  const offset = fields.integer('offset', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
-  fields.done()
-  return { limit: limit!, offset }
-}
-
-function pageLinks(page: Page, count: number, url: (offset: number) => string) {
-  return {
-    next: page.offset + page.limit < count ? url(page.offset + page.limit) : null,
-    previous: page.offset > 0 ? url(Math.max(0, page.offset - page.limit)) : null,
-  }
-}
-
-const COORDS = { latitude: { min: -90, max: 90 }, longitude: { min: -180, max: 180 } }
-
-export const toLocationDto = (row: LocationRow): LocationDto => ({
-  id: row.id,
-  sos_request: row.sos_request_id,
-  latitude: row.latitude,
-  longitude: row.longitude,
-  timestamp: row.timestamp,
-})
-
-export const toAssignmentDto = (row: AssignmentRow): AssignmentDto => ({
-  id: row.id,
-  sos_request: row.sos_request_id,
-  officer_name: row.officer_name,
-  unit_number: row.unit_number,
-  assigned_at: row.assigned_at,
-  assigned_by: row.assigned_by,
-})
-
-export const toNewSosEvent = (row: SosRow): NewSosEvent => ({
-  sos_id: row.id,
-  room_id: row.room_id,
-  name: row.name,
-  sos_type: row.sos_type,
-  latitude: row.initial_latitude,
-  longitude: row.initial_longitude,
-  created_at: row.created_at,
-})
-
-export const toPoint = (row: LocationRow): LocationPoint => ({
-  sos_id: row.sos_request_id,
-  latitude: row.latitude,
-  longitude: row.longitude,
-  timestamp: row.timestamp,
-})
-
-export function readUnitNumber(fields: FieldReader, field: string): string | undefined {
-  const unit = fields.string(field, { max: 50 })
-  if (unit !== undefined && !UNIT_NUMBER_RE.test(unit)) return fields.fail(field, 'Use 1–50 letters, digits, "-" or "_".')
-  return unit
-}
-
-/** Refusal for an actor: 401 when nothing identifies them, 403 otherwise (as DRF decides). */
-export function refuse(actor: Actor): AppError {
-  return actor.user || actor.sosToken ? errors.forbidden() : errors.notAuthenticated()
-}
+export * from './sos.dto.ts'
 
 export class SosService {
   private readonly db: Kysely<Database>
@@ -155,6 +30,11 @@ export class SosService {
   private readonly locationsInLists: number
   private readonly snapshotLimit: number
   private readonly createBudget: SosCreateBudget
+  private readonly times: EscalationTimes
+  /** The incident steps (acknowledge … resolve): one transaction and one logged event each. */
+  readonly lifecycle: SosLifecycle
+  /** Reading the incident log (per SOS, the feed, the audit trail, the socket replay). */
+  readonly log: IncidentLog
 
   constructor(deps: {
     db: Kysely<Database>
@@ -167,6 +47,8 @@ export class SosService {
     /** Counts SOS creations (in memory, or in Redis for the cluster). */
     limiter: RateLimiter
     createLimits: SosCreateLimits
+    escalation: EscalationTimes
+    eventsReplayLimit: number
   }) {
     this.db = deps.db
     this.writer = deps.writer
@@ -176,6 +58,9 @@ export class SosService {
     this.locationsInLists = deps.locationsInLists
     this.snapshotLimit = deps.snapshotLimit
     this.createBudget = new SosCreateBudget(deps.limiter, deps.createLimits)
+    this.times = deps.escalation
+    this.lifecycle = new SosLifecycle({ db: deps.db, writer: deps.writer, publisher: deps.publisher, reads: this, times: deps.escalation })
+    this.log = new IncidentLog({ db: deps.db, reads: this, replayLimit: deps.eventsReplayLimit })
   }
 
   async create(body: unknown, actor: Actor, address: string) {
@@ -190,7 +75,8 @@ export class SosService {
 
     const sosToken = newSosToken()
     const now = nowIso()
-    const row = await this.writer.run((trx) => repo.insertSos(trx, {
+    const { row, event } = await this.writer.run(async (trx) => {
+      const inserted = await repo.insertSos(trx, {
       user_id: actor.user?.id ?? null,
       name: name!,
       sos_type: sosType!,
@@ -204,8 +90,23 @@ export class SosService {
       sos_token_hash: sha256Hex(sosToken),
       created_at: now,
       updated_at: now,
-    }))
-    this.publisher.newSos(toNewSosEvent(row))
+      outcome: null,
+      resolution_note: null,
+      cancel_reason: null,
+      acknowledged_at: null,
+      dispatched_at: null,
+      accepted_at: null,
+      arrived_at: null,
+      closed_at: null,
+      next_escalation_at: after(now, this.times.escalateAfterSeconds),
+      })
+      const created = await appendEvent(trx, inserted.id, 'created', eventActor(actor), now, {
+        name: inserted.name, sos_type: inserted.sos_type, latitude: inserted.initial_latitude, longitude: inserted.initial_longitude,
+      })
+      return { row: { ...inserted, last_seq: created.seq }, event: toEventDto(created) }
+    })
+    this.publisher.newSos({ ...toNewSosEvent(row), seq: event.seq, cursor: event.cursor })
+    this.publisher.sosUpdated(row, toUpdatedEvent(row, event))
     return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken }
   }
 
@@ -277,9 +178,11 @@ export class SosService {
    * to the already-joined socket (a client may see one SOS both ways and de-duplicates on sos_id).
    */
   async openSnapshot(): Promise<SosSnapshot> {
+    // The cursor first: every event at or below it is reflected in the rows read after it.
+    const cursor = await this.log.latestCursor()
     const { rows, truncated } = await this.openRows()
     const sos = rows.map((row): OpenSos => ({ ...toNewSosEvent(row), status: row.status as OpenSos['status'], unit_number_dispatched: row.unit_number_dispatched }))
-    return { channel: 'sos_channel', sos, truncated }
+    return { channel: 'sos_channel', sos, truncated, cursor }
   }
 
   /** The last stored point of each open SOS, for a socket joining `location_tracking_channel` (same ordering rule). */
@@ -334,65 +237,29 @@ export class SosService {
     return { status: 'Location updated successfully', location: toLocationDto(location) }
   }
 
-  async assignOfficer(body: unknown, actor: Actor) {
-    // Accounts only: as in DRF, the permission check comes before the body is looked at.
-    if (!actor.user) throw errors.notAuthenticated()
-    const fields = new FieldReader(asObject(body))
-    const sosId = fields.pk('sos_request')
-    const officerName = fields.string('officer_name', { max: 255 })
-    const unitNumber = readUnitNumber(fields, 'unit_number')
-    fields.done()
-    const sos = await repo.findSosById(this.db, sosId!)
-    if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
-    if (!sosPolicy.assign(actor, sos, unitNumber!)) throw errors.forbidden()
-
-    const now = nowIso()
-    const onlyIfFree = sosPolicy.assignNeedsFreeSos(actor)
-    const assignment = await this.writer.run(async (trx) => {
-      const changes = { status: 'dispatched' as const, unit_number_dispatched: unitNumber!, acknowledged_flag: 1, updated_at: now }
-      const updated = await repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, changes, onlyIfFree ? { unitFreeOr: unitNumber! } : {})
-      if (!updated) {
-        const current = await repo.findSosById(trx, sos.id)
-        if (current && repo.OPEN_STATUSES.includes(current.status)) throw errors.forbidden() // another unit took it meanwhile
-        throw errors.conflict(`This SOS is ${current?.status ?? sos.status}; officers can no longer be assigned.`)
-      }
-      return repo.insertAssignment(trx, {
-        sos_request_id: sos.id,
-        officer_name: officerName!,
-        unit_number: unitNumber!,
-        assigned_by: actor.user?.id ?? null,
-        assigned_at: now,
-      })
-    })
-    return { status: 'Officer assigned successfully', officer: toAssignmentDto(assignment) }
+  // The incident steps live in SosLifecycle (sos.lifecycle.service.ts); these keep the routes' one facade.
+  assignOfficer(body: unknown, actor: Actor) {
+    return this.lifecycle.assignOfficer(body, actor)
   }
 
-  async resolve(id: number, ctx: RequestContext) {
-    if (!ctx.actor.user) throw errors.notAuthenticated()
-    const sos = await this.load(id, new AppError(404, 'not_found', 'SOS not found', { error: 'SOS not found' }))
-    if (!sosPolicy.resolve(ctx.actor, sos)) throw errors.forbidden()
-    const closed = await this.close(sos, 'resolved')
-    return { status: 'SOS marked as resolved successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
+  resolve(id: number, body: unknown, ctx: RequestContext) {
+    return this.lifecycle.resolve(id, body, ctx)
   }
 
-  /** A false alarm, called off by the victim's device (SOS token) or account. */
-  async cancel(id: number, body: unknown, ctx: RequestContext) {
-    const actor = this.withBodyToken(ctx.actor, asObject(body))
-    if (hasNoCredential(actor)) throw errors.notAuthenticated()
-    const sos = await this.load(id)
-    if (!sosPolicy.cancel(actor, sos)) throw refuse(actor)
-    const closed = await this.close(sos, 'cancelled')
-    return { status: 'SOS cancelled successfully', sos: (await this.expand([closed], ctx.baseUrl))[0] }
+  cancel(id: number, body: unknown, ctx: RequestContext) {
+    return this.lifecycle.cancel(id, body, ctx)
   }
 
-  async acknowledge(id: number, ctx: RequestContext) {
-    // Staff only: an SOS token is no account, so it is 401 whether sent as header or body (as resolve()).
-    if (!ctx.actor.user) throw errors.notAuthenticated()
-    const sos = await this.load(id)
-    if (!sosPolicy.acknowledge(ctx.actor)) throw errors.forbidden()
-    const updated = await this.writer.run((trx) => repo.updateSosIfStatus(trx, sos.id, ['active'], { status: 'acknowledged', acknowledged_flag: 1, updated_at: nowIso() }))
-    if (!updated) throw errors.conflict(`Only an active SOS can be acknowledged; this one is ${sos.status}.`)
-    return { status: 'SOS acknowledged successfully', sos: (await this.expand([updated], ctx.baseUrl))[0] }
+  acknowledge(id: number, ctx: RequestContext) {
+    return this.lifecycle.acknowledge(id, ctx)
+  }
+
+  accept(id: number, ctx: RequestContext) {
+    return this.lifecycle.accept(id, ctx)
+  }
+
+  arrive(id: number, ctx: RequestContext) {
+    return this.lifecycle.arrive(id, ctx)
   }
 
   /** PUT (partial=false) / PATCH (partial=true) /api/sos/{id}/: admin corrections of the SOS fields. */
@@ -419,9 +286,15 @@ export class SosService {
       ...(unit !== undefined && { unit_number_dispatched: unit }),
       updated_at: nowIso(),
     }
-    const updated = await this.writer.run((trx) => repo.updateSos(trx, sos.id, changes))
-    if (!updated) throw errors.notFound()
-    return (await this.expand([updated], ctx.baseUrl))[0]
+    const fieldsChanged = Object.keys(changes).filter((key) => key !== 'updated_at')
+    const result = await this.writer.run(async (trx) => {
+      const updated = await repo.updateSos(trx, sos.id, changes)
+      if (!updated) throw errors.notFound()
+      const event = await appendEvent(trx, sos.id, 'edited', eventActor(ctx.actor), changes.updated_at, { fields: fieldsChanged })
+      return { row: { ...updated, last_seq: event.seq }, event: toEventDto(event) }
+    })
+    this.publisher.sosUpdated(result.row, toUpdatedEvent(result.row, result.event), sos.unit_number_dispatched)
+    return (await this.expand([result.row], ctx.baseUrl))[0]
   }
 
   async adminDelete(id: number, ctx: RequestContext): Promise<void> {
@@ -431,14 +304,6 @@ export class SosService {
     const images = await repo.imagesFor(this.db, [sos.id])
     if (!(await this.writer.run((trx) => repo.deleteSos(trx, sos.id)))) throw errors.notFound()
     await this.images.remove(images.map((image) => image.image))
-  }
-
-  /** Moves an open SOS to resolved/cancelled and tells its rooms, after the commit. */
-  private async close(sos: SosRow, status: 'resolved' | 'cancelled'): Promise<SosRow> {
-    const closed = await this.writer.run((trx) => repo.updateSosIfStatus(trx, sos.id, repo.OPEN_STATUSES, { status, status_flag: 1, updated_at: nowIso() }))
-    if (!closed) throw errors.conflict(`This SOS is already ${(await this.load(sos.id)).status}.`)
-    this.publisher.sosClosed(closed, status)
-    return closed
   }
 
   /** A `sos_token` in the body counts like the X-SOS-Token header. */
@@ -500,6 +365,16 @@ export class SosService {
       location_updates_count: counts.get(row.id) ?? 0,
       officer_assignments: (byAssignment.get(row.id) ?? []).map(toAssignmentDto),
       images: (byImage.get(row.id) ?? []).map((image) => this.images.describe(image, baseUrl)),
+      seq: row.last_seq,
+      outcome: row.outcome,
+      resolution_note: row.resolution_note,
+      cancel_reason: row.cancel_reason,
+      acknowledged_at: row.acknowledged_at,
+      dispatched_at: row.dispatched_at,
+      accepted_at: row.accepted_at,
+      arrived_at: row.arrived_at,
+      closed_at: row.closed_at,
+      escalation_level: row.escalation_level,
     }))
   }
 }

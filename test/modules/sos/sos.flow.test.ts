@@ -48,7 +48,10 @@ test('an SOS travels from the phone to the control room, the unit and back', asy
   })
   assert.equal(res.statusCode, 201)
   assert.equal(res.json().status, 'Location updated successfully')
-  assert.deepEqual({ ...(await live), timestamp: undefined }, { sos_id: created.sos_id, latitude: 12.98, longitude: 77.6, timestamp: undefined })
+  // The original's four fields, plus the point's id (its place in storage order, to resume from).
+  const point = await live
+  assert.equal(typeof point.id, 'number')
+  assert.deepEqual({ ...point, timestamp: undefined }, { sos_id: created.sos_id, latitude: 12.98, longitude: 77.6, timestamp: undefined, id: res.json().location.id })
   assert.equal((await track).unit_number, null)
 
   // Dispatch the unit; its room now gets the victim's positions.

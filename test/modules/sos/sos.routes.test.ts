@@ -436,7 +436,7 @@ test('socket update_location: update_location_response {success, data} with the 
   assert.equal(event.success, true)
   assert.equal(event.data.status, 'Location updated successfully')
   const location = event.data.location as Record<string, unknown>
-  assert.deepEqual({ ...location, id: undefined, timestamp: undefined }, { id: undefined, sos_request: sos.sos_id, latitude: 12.99, longitude: 77.61, timestamp: undefined })
+  assert.deepEqual({ ...location, id: undefined, timestamp: undefined }, { id: undefined, sos_request: sos.sos_id, latitude: 12.99, longitude: 77.61, timestamp: undefined, accuracy: null })
   assert.match(String(location.timestamp), ISO_MS)
   assert.deepEqual(ack, { ok: true, data: event.data })
 

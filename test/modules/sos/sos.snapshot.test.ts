@@ -134,7 +134,8 @@ test('joining location_tracking_channel sends the last point of each open SOS wi
   const { positions, truncated } = await snapshot
   assert.equal(truncated, false)
   assert.equal(positions.length, 1, `only SOS with a point, and only open ones (not ${still.sos_id} or ${done.sos_id})`)
-  assert.deepEqual({ ...positions[0], timestamp: undefined }, { unit_number: 'UNIT9', sos_id: moving.sos_id, latitude: 12.3, longitude: 77.6, timestamp: undefined })
+  assert.deepEqual({ ...positions[0], id: undefined, timestamp: undefined }, { unit_number: 'UNIT9', sos_id: moving.sos_id, latitude: 12.3, longitude: 77.6, timestamp: undefined, id: undefined })
+  assert.equal(typeof positions[0].id, 'number')
 })
 
 test('joining officer_tracking_channel sends each unit’s last known position', async (t) => {
