@@ -111,7 +111,7 @@ export class SosLifecycle {
     if (!ctx.actor.user) throw errors.notAuthenticated()
     const sos = await this.reads.load(id)
     if (!sosPolicy.acknowledge(ctx.actor)) throw errors.forbidden()
-    const { row } = await this.step(sos, 'acknowledge', eventActor(ctx.actor), { acknowledged_at: nowIso(), next_escalation_at: null }, {})
+    const { row } = await this.step(sos, 'acknowledge', eventActor(ctx.actor), { acknowledged_at: nowIso(), next_escalation_at: null, escalation_level: 0 }, {})
     return this.answer('SOS acknowledged successfully', row, ctx)
   }
 
