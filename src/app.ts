@@ -18,6 +18,8 @@ import { sosRoutes } from './modules/sos/sos.routes.ts'
 import { SOS_SHARED_SCHEMAS } from './modules/sos/sos.schemas.ts'
 import { SosService } from './modules/sos/sos.service.ts'
 import { unitEventHandlers } from './modules/units/units.events.ts'
+import { unitsRoutes } from './modules/units/units.routes.ts'
+import { UNITS_SHARED_SCHEMAS } from './modules/units/units.schemas.ts'
 import { UnitsService } from './modules/units/units.service.ts'
 import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
@@ -157,7 +159,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     eventsReplayLimit: config.eventsReplayLimit,
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
-  const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
+  const units = new UnitsService({
+    db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
+    positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
+  })
   app.decorate('services', { auth, sos, media, units, publisher })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })
@@ -180,10 +185,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
-  for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
+  for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
   await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
   await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
+  await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)
 
   // Scheduled work: above the modules, started with the app and stopped before the database closes.

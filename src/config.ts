@@ -76,6 +76,8 @@ export interface Config {
   escalationCheckMs: number
   /** Unit positions older than this are not offered as "nearest units". */
   unitPositionMaxAgeSeconds: number
+  /** Reported positions kept per unit (the newest; older ones are trimmed as new ones arrive). 0 keeps none. */
+  unitPositionHistory: number
   /** Most events one `join_sos_channel {after}` replays (more: `truncated`, fall back to the snapshot). */
   eventsReplayLimit: number
   /** Migrate the schema automatically at start. */
@@ -181,6 +183,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     unitAcceptSeconds: int(env, 'UNIT_ACCEPT_SECONDS', 120, 0, 86_400),
     escalationCheckMs: int(env, 'ESCALATION_CHECK_MS', 1000, 50, 60_000),
     unitPositionMaxAgeSeconds: int(env, 'UNIT_POSITION_MAX_AGE_SECONDS', 300, 1, 86_400),
+    unitPositionHistory: int(env, 'UNIT_POSITION_HISTORY', 100, 0, 100_000),
     eventsReplayLimit: int(env, 'EVENTS_REPLAY_LIMIT', 1000, 1, 100_000),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,

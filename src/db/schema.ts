@@ -117,6 +117,18 @@ export interface UnitLocationsTable {
   updated_by: number | null
 }
 
+/** Every unit's recent reported positions, newest N per unit (UNIT_POSITION_HISTORY), oldest trimmed. */
+export interface UnitLocationHistoryTable {
+  id: Generated<number>
+  unit_number: string
+  latitude: number
+  longitude: number
+  /** The fix's time: the phone's `timestamp` when it sent one, else when the server received it. */
+  timestamp: string
+  received_at: string
+  updated_by: number | null
+}
+
 export interface AppSettingsTable {
   key: string
   value: string
@@ -130,6 +142,7 @@ export interface Database {
   officer_assignments: OfficerAssignmentsTable
   sos_images: SosImagesTable
   unit_locations: UnitLocationsTable
+  unit_location_history: UnitLocationHistoryTable
   app_settings: AppSettingsTable
   sos_events: SosEventsTable
 }
@@ -143,5 +156,7 @@ export type LocationRow = Selectable<LocationUpdatesTable>
 export type AssignmentRow = Selectable<OfficerAssignmentsTable>
 export type ImageRow = Selectable<SosImagesTable>
 export type UnitLocationRow = Selectable<UnitLocationsTable>
+export type UnitHistoryRow = Selectable<UnitLocationHistoryTable>
+export type NewUnitHistory = Insertable<UnitLocationHistoryTable>
 export type SosEventRow = Selectable<SosEventsTable>
 export type NewSosEvent = Insertable<SosEventsTable>

@@ -39,6 +39,7 @@ export default fp(
           { name: 'auth', description: 'Accounts and tokens (Djoser-compatible)' },
           { name: 'sos', description: 'SOS requests' },
           { name: 'media', description: 'SOS images' },
+          { name: 'units', description: 'Units: who is free and where, nearest units for an SOS, officers\' position reports' },
           { name: 'ops', description: 'Health and metadata' },
         ],
       },
