@@ -87,6 +87,32 @@ export interface ServerToClientEvents {
   error: (payload: ErrorEvent) => void
 }
 
+export type ServerEventName = keyof ServerToClientEvents
+
+// A record, so the compiler refuses a server event missing here (or one that does not exist).
+const SERVER_EVENT_NAMES: Record<ServerEventName, true> = {
+  connection_established: true,
+  room_joined: true,
+  new_sos: true,
+  sos_snapshot: true,
+  location_snapshot: true,
+  unit_snapshot: true,
+  location_history: true,
+  unit_location_update: true,
+  location_tracking_update: true,
+  unit_loc: true,
+  sos_resolved: true,
+  sos_updated: true,
+  sos_escalated: true,
+  events_replay: true,
+  create_sos_response: true,
+  update_location_response: true,
+  error: true,
+}
+
+/** Every event the server emits (clients may not emit them). */
+export const SERVER_EVENTS = Object.keys(SERVER_EVENT_NAMES) as ServerEventName[]
+
 type ClientHandler = (payload?: unknown, ack?: AckCallback) => void
 
 export interface ClientToServerEvents {
