@@ -4,9 +4,9 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { UNIT_NUMBER_PATTERN } from '../lib/fields.ts'
 import { Timestamp } from '../lib/schemas.ts'
-import { CreateSosBody, CreateSosResponse, UpdateLocationBody, UpdateLocationResponse } from '../lib/sos-payloads.ts'
+import { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse } from '../lib/sos-payloads.ts'
 
-export { CreateSosBody, CreateSosResponse, UpdateLocationBody, UpdateLocationResponse }
+export { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse }
 
 // ---- building blocks ----
 
