@@ -336,7 +336,7 @@ const SERVER_EVENTS: Record<ServerEventName, ServerMessage[]> = {
     payload: payload(
       s.UpdateLocationResponseEvent,
       { name: 'stored', payload: { success: true, data: { status: 'Location updated successfully', location: { id: 4, sos_request: 126, latitude: 28.614, longitude: 77.2091, timestamp: AT } } } },
-      { name: 'closed', payload: { success: false, error: 'This SOS is closed.', code: 'conflict' } },
+      { name: 'closed', payload: { success: false, error: 'This SOS is closed; it no longer accepts location updates.', code: 'conflict' } },
     ),
   })],
   error: [serverMessage('error', {
@@ -505,16 +505,25 @@ one also sends \`error\` to the sender and the connection stays up. Server event
 describe is committed. Clients cannot emit the server's events (\`forbidden_event\`). Limits (events per second, SOS rooms
 per socket, frame size) are in docs/realtime.md, which also has complete dashboard and phone examples.`
 
-/** Every documented example with the schema it must satisfy (a test checks formats and bounds the compiler cannot). */
-export function documentedExamples(): Array<{ message: string; schema: TSchema; payload: unknown }> {
-  const out: Array<{ message: string; schema: TSchema; payload: unknown }> = []
-  const add = (message: string, p: Payload) => {
-    for (const example of p.examples) out.push({ message: `${message} (${example.name})`, schema: p.schema, payload: example.payload })
-  }
+export interface DocumentedMessage {
+  /** The key under components.messages. */
+  key: string
+  /** The Socket.IO event (for an ack: the client event it answers). */
+  event: string
+  direction: 'client' | 'server' | 'ack'
+  schema: TSchema
+  examples: Array<{ name: string; payload: unknown }>
+}
+
+/** Every message of the document with its TypeBox schema, for tests that check examples and live payloads against it. */
+export function documentedMessages(): DocumentedMessage[] {
+  const out: DocumentedMessage[] = []
   for (const [event, doc] of Object.entries(CLIENT_EVENTS)) {
-    add(event, doc.payload)
-    add(`${event}_ack`, doc.ack)
+    out.push({ key: event, event, direction: 'client', schema: doc.payload.schema, examples: doc.payload.examples })
+    out.push({ key: `${event}_ack`, event, direction: 'ack', schema: doc.ack.schema, examples: doc.ack.examples })
   }
-  for (const docs of Object.values(SERVER_EVENTS)) for (const doc of docs) add(doc.key, doc)
+  for (const [event, docs] of Object.entries(SERVER_EVENTS)) {
+    for (const doc of docs) out.push({ key: doc.key, event, direction: 'server', schema: doc.schema, examples: doc.examples })
+  }
   return out
 }

@@ -8,15 +8,39 @@ import { FormatRegistry } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import ts from 'typescript'
 import * as sosSchemas from '../../src/modules/sos/sos.schemas.ts'
-import { buildAsyncApiDocument, documentedExamples } from '../../src/realtime/asyncapi.ts'
+import { buildAsyncApiDocument, documentedMessages } from '../../src/realtime/asyncapi.ts'
 import { CLIENT_EVENTS, ROOMS, SERVER_EVENTS } from '../../src/realtime/contract.ts'
 import * as realtimeSchemas from '../../src/realtime/schemas.ts'
+import { io, type Socket } from 'socket.io-client'
 import { buildTestApp } from '../helpers/app.ts'
+import { auth, createUser } from '../helpers/factories.ts'
+import { next, settle } from '../helpers/sockets.ts'
 
 type Json = Record<string, unknown>
 
 // @stoplight/types' DiagnosticSeverity.
 const SEVERITY = ['error', 'warning', 'information', 'hint']
+
+// The two formats the schemas use (TypeBox checks no format it was not given).
+FormatRegistry.Set('date-time', (value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value))
+FormatRegistry.Set('uuid', (value) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
+
+/**
+ * Why `payload` does not fit `schema`: its errors, and any field the schema does not document (TypeBox
+ * objects allow extra fields, so an undocumented one shows up as what Value.Clean removes).
+ */
+function misfit(schema: Parameters<typeof Value.Check>[0], payload: unknown): string[] {
+  const refs = [realtimeSchemas.LocationUpdate]
+  const errors = [...Value.Errors(schema, refs, payload)].map((e) => `${e.path || '/'}: ${e.message}`)
+  if (errors.length > 0) return errors
+  const cleaned = Value.Clean(schema, refs, structuredClone(payload))
+  try {
+    assert.deepEqual(cleaned, payload)
+    return []
+  } catch {
+    return [`undocumented fields: ${JSON.stringify(payload)} documents only ${JSON.stringify(cleaned)}`]
+  }
+}
 
 /** The member names of an interface in src/realtime/contract.ts, read from the source (not from the runtime lists). */
 async function contractEvents(interfaceName: string): Promise<string[]> {
@@ -169,14 +193,15 @@ test('create_sos and update_location carry exactly the REST bodies of create-sos
   }
 })
 
-test('every documented example satisfies its payload schema', () => {
-  FormatRegistry.Set('date-time', (value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value))
-  FormatRegistry.Set('uuid', (value) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
-  const examples = documentedExamples()
-  assert.ok(examples.length > 40, `${examples.length} examples`)
-  for (const { message, schema, payload } of examples) {
-    const errors = [...Value.Errors(schema, [realtimeSchemas.LocationUpdate], payload)].map((e) => `${e.path || '/'}: ${e.message}`)
-    assert.deepEqual(errors, [], message)
+test('every documented example satisfies its payload schema, and the document carries them', async (t) => {
+  const { doc } = await served(t)
+  const messages = (doc.components as Json).messages as Record<string, Json>
+  const documented = documentedMessages()
+  assert.deepEqual(documented.map((m) => m.key).sort(), Object.keys(messages).sort())
+  for (const { key, schema, examples } of documented) {
+    assert.ok(examples.length > 0, `${key} has an example`)
+    assert.deepEqual(messages[key].examples, json(examples), `${key}: served examples`)
+    for (const example of examples) assert.deepEqual(misfit(schema, example.payload), [], `${key} (${example.name})`)
   }
 })
 
@@ -187,4 +212,81 @@ test('legacy mode says so; /api/realtime-schema/ still answers and points at the
   const summary = (await app.inject({ method: 'GET', url: '/api/realtime-schema/' })).json()
   assert.match(summary.asyncapi, /\/api\/asyncapi\.json/)
   for (const event of ['sos_updated', 'sos_escalated', 'events_replay']) assert.ok(summary.serverEvents[event], event)
+})
+
+test('what a real server sends matches the document: every server event and every ack, live', async (t) => {
+  // Short escalation times, so both kinds of sos_escalated happen within the test.
+  const { app, socketUrl } = await buildTestApp(t, { escalateAfterSeconds: 1, escalateRepeatSeconds: 3600, unitAcceptSeconds: 1, escalationCheckMs: 100 })
+  const dispatcher = await createUser(app, 'dispatcher')
+  const officer = await createUser(app, 'officer', 'UNIT007')
+  const documented = documentedMessages()
+  const schemasOf = (event: string, direction: 'server' | 'ack') => documented.filter((m) => m.event === event && m.direction === direction).map((m) => m.schema)
+
+  const heard: Array<{ who: string; event: string; payload: unknown }> = []
+  const acks: Array<{ event: string; ack: unknown }> = []
+  /** A connection that records every event from the first one (connection_established) on. */
+  async function open(who: string, token?: string): Promise<Socket> {
+    const socket = io(socketUrl, { transports: ['websocket'], forceNew: true, reconnection: false, auth: token ? { token } : {} })
+    t.after(() => {
+      socket.disconnect()
+    })
+    socket.onAny((event: string, payload: unknown) => heard.push({ who, event, payload }))
+    await next(socket, 'connection_established')
+    return socket
+  }
+  async function emit(socket: Socket, event: string, payload?: unknown): Promise<Record<string, unknown>> {
+    const ack = (await socket.timeout(5000).emitWithAck(event, payload)) as Record<string, unknown>
+    acks.push({ event, ack })
+    return ack
+  }
+  const rest = async (url: string, payload: Record<string, unknown> = {}) => {
+    const res = await app.inject({ method: 'POST', url, headers: auth(dispatcher), payload })
+    assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`)
+  }
+
+  const control = await open('control', dispatcher.token)
+  for (const event of ['join_sos_channel', 'join_location_tracking_channel', 'join_officer_update']) assert.equal((await emit(control, event, {})).ok, true, event)
+  const unit = await open('officer', officer.token)
+  assert.equal((await emit(unit, 'join_officer_room', 'UNIT007')).ok, true)
+  assert.equal((await emit(unit, 'officer_location_update', { unit_id: 'UNIT007', latitude: 28.6, longitude: 77.2 })).ok, true)
+
+  const phone = await open('phone')
+  const created = await emit(phone, 'create_sos', { name: 'Kavya', sos_type: 0, initial_latitude: 28.6139, initial_longitude: 77.209 })
+  const { sos_id, room_id, sos_token } = created.data as { sos_id: number; room_id: string; sos_token: string }
+  assert.equal((await emit(phone, 'join_sos_room', { room_id, sos_token })).ok, true)
+  assert.equal((await emit(phone, 'update_location', { sos_request: sos_id, latitude: 28.614, longitude: 77.2091, sos_token })).ok, true)
+  await next(control, 'sos_escalated') // unacknowledged, after a second
+
+  await rest(`/api/sos/${sos_id}/acknowledge/`)
+  await rest('/api/assign-officer/', { sos_request: sos_id, officer_name: 'Inspector Rao', unit_number: 'UNIT007' })
+  await next(unit, 'sos_escalated') // unit_not_responding, after a second
+  assert.equal((await emit(phone, 'update_location', { sos_request: sos_id, latitude: 28.615, longitude: 77.2092, sos_token })).ok, true)
+  assert.equal((await emit(phone, 'update_location', { sos_request: 'not a number', latitude: 91, longitude: 0, sos_token })).ok, false)
+
+  // A dashboard that was away: history replay, the log since cursor 0, and the snapshots.
+  const late = await open('late dashboard', dispatcher.token)
+  assert.equal((await emit(late, 'join_sos_room', { room_id })).ok, true)
+  assert.equal((await emit(late, 'join_sos_channel', { after: 0 })).ok, true)
+  assert.equal((await emit(late, 'join_location_tracking_channel')).ok, true)
+  assert.equal((await emit(late, 'join_officer_update', {})).ok, true)
+
+  await rest(`/api/resolve-sos/${sos_id}/`)
+  await next(phone, 'sos_resolved')
+  await settle()
+
+  for (const { who, event, payload } of heard) {
+    const schemas = schemasOf(event, 'server')
+    assert.ok(schemas.length > 0, `${who} heard "${event}", which the document does not have`)
+    const misfits = schemas.map((schema) => misfit(schema, payload))
+    assert.ok(misfits.some((m) => m.length === 0), `${who}: ${event} ${JSON.stringify(payload)} fits no documented shape: ${JSON.stringify(misfits)}`)
+  }
+  for (const { event, ack } of acks) {
+    const [schema] = schemasOf(event, 'ack')
+    assert.deepEqual(misfit(schema, ack), [], `${event} ack ${JSON.stringify(ack)}`)
+  }
+  // Every server event of the contract was seen at least once (both location_history shapes too).
+  assert.deepEqual([...new Set(heard.map((h) => h.event))].sort(), [...SERVER_EVENTS].sort())
+  const histories = heard.filter((h) => h.event === 'location_history').map((h) => Array.isArray((h.payload as Json).updates))
+  assert.ok(histories.includes(true) && histories.includes(false), 'a history replay and a live point')
+  assert.deepEqual([...new Set(acks.map((a) => a.event))].sort(), [...CLIENT_EVENTS].sort(), 'every client event\'s ack was checked')
 })
