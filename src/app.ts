@@ -182,7 +182,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxPendingPackets: config.socketMaxPendingPackets,
   })
   await app.register(metricsPlugin, { socketCount: () => app.realtime.io.engine.clientsCount })
-  await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
+  await app.register(docsPlugin, { legacy: config.legacyOpenAccess, socketPort: config.socketPort })
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)

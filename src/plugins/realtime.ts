@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Server } from 'socket.io'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
-import { CLIENT_EVENTS, type Ack, type ClientEventName } from '../realtime/contract.ts'
+import { CLIENT_EVENTS, SERVER_EVENTS, type Ack, type ClientEventName } from '../realtime/contract.ts'
 import { on, type EventHandler } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
 import type { RealtimePublisher, RealtimeServer } from '../realtime/publisher.ts'
@@ -41,9 +41,8 @@ export interface RealtimeOptions {
   maxPendingPackets: number
 }
 
-const SERVER_EVENTS = new Set([
-  'connection_established', 'room_joined', 'new_sos', 'sos_snapshot', 'location_snapshot', 'unit_snapshot', 'location_history', 'unit_location_update', 'location_tracking_update',
-  'unit_loc', 'sos_resolved', 'create_sos_response', 'update_location_response', 'error',
+const FORBIDDEN_EVENTS = new Set<string>([
+  ...SERVER_EVENTS,
   // The original's internal events, which any client could forge there.
   'sos_created', 'location_update_to_room', 'location_update_to_unit',
 ])
@@ -107,8 +106,8 @@ export default fp(
           answer?.({ ok: false, error: { code: 'throttled', message: 'Too many events; slow down.' } })
           return
         }
-        const message = SERVER_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
-        const error = { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
+        const message = FORBIDDEN_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
+        const error = { code: FORBIDDEN_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
         socket.emit('error', { ...error, event: String(event).slice(0, 50) })
         // Every client event answers its acknowledgement, refused ones too (CONTRACT §3).
         answer?.({ ok: false, error })

@@ -1,14 +1,22 @@
-// A machine-readable description of the Socket.IO interface (served at /api/realtime-schema/).
+// The compact description of the Socket.IO interface served at /api/realtime-schema/ (kept for the clients
+// that read it); the complete, standard one is the AsyncAPI document at /api/asyncapi.json (asyncapi.ts).
 
 const point = { sos_id: 'integer', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 string' }
 const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?}}'
 
 export const REALTIME_DESCRIPTION = {
+  asyncapi: '/api/asyncapi.json: the AsyncAPI 3.0 document of every event, with payload schemas (this is a summary)',
   protocol: 'Socket.IO v4 (Engine.IO v4), default namespace "/", path /socket.io/',
   port: 'SOCKET_PORT (default 8001)',
   handshake: { auth: { token: 'API token (optional; also accepted as an Authorization: Token <key> header)' } },
   clientEvents: {
-    join_sos_channel: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel, message}', 'sos_snapshot {channel, sos: [open SOS], truncated}'], then: ['new_sos', 'sos_resolved'], ack },
+    join_sos_channel: {
+      payload: { after: 'cursor (optional): replay the incident log after it instead of the snapshot' },
+      who: 'staff (legacy: anyone)',
+      answers: ['room_joined {channel, message}', 'sos_snapshot {channel, sos: [open SOS], truncated, cursor} (no after)', 'events_replay {after, events, truncated, cursor} (with after; then sos_snapshot if truncated)'],
+      then: ['new_sos', 'sos_updated', 'sos_escalated', 'sos_resolved'],
+      ack,
+    },
     join_sos_room: {
       payload: { room_id: 'uuid (or the bare string)', sos_token: 'string, unless staff' },
       who: 'staff, or the holder of that SOS token (legacy: anyone)',
@@ -39,6 +47,14 @@ export const REALTIME_DESCRIPTION = {
     location_tracking_update: { room: 'location_tracking_channel', payload: { unit_number: 'string | null', ...point } },
     unit_loc: { room: 'officer_tracking_channel', payload: { unit_id: 'string', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601' } },
     sos_resolved: { room: 'the SOS room, the dispatched unit room, sos_channel', payload: { sos_id: 'integer', room_id: 'uuid', status: 'resolved | cancelled' } },
+    sos_updated: {
+      room: 'sos_channel, the SOS room, the dispatched unit room',
+      payload: { sos_id: 'integer', seq: 'integer', cursor: 'integer', kind: 'string', status: 'string', unit_number_dispatched: 'string | null', acknowledged_flag: '0|1', by: '{kind, user_id, role}', at: 'ISO 8601' },
+    },
+    sos_escalated: { room: 'sos_channel (and the unit room for unit_not_responding)', payload: { sos_id: 'integer', seq: 'integer', cursor: 'integer', level: 'integer', reason: 'unacknowledged | unit_not_responding', waiting_seconds: 'integer', unit_number: 'string?' } },
+    events_replay: { to: 'a socket that joined sos_channel with {after}', payload: { after: 'integer', events: '[{cursor, sos_id, seq, kind, by, at, data}]', truncated: 'boolean', cursor: 'integer' } },
+    create_sos_response: { to: 'the sender of create_sos', payload: { success: 'boolean', data: 'the create-sos answer (on success)', error: 'string (on failure)', code: 'string?', fields: 'object?' } },
+    update_location_response: { to: 'the sender of update_location', payload: { success: 'boolean', data: 'the update-location answer (on success)', error: 'string (on failure)', code: 'string?', fields: 'object?' } },
     error: { payload: { code: 'string', message: 'string', event: 'string?', fields: 'object?' } },
   },
 }

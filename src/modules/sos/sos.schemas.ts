@@ -2,10 +2,10 @@
 import { Type } from '@sinclair/typebox'
 import { UNIT_NUMBER_PATTERN } from '../../lib/fields.ts'
 import { Id, Timestamp } from '../../lib/schemas.ts'
+import { CreateSosBody, CreateSosResponse, Latitude, LocationUpdate, Longitude, SosToken, UpdateLocationBody, UpdateLocationResponse } from '../../lib/sos-payloads.ts'
 
-const Latitude = Type.Number({ minimum: -90, maximum: 90, description: 'Degrees, finite, in [-90, 90]; numeric strings accepted' })
-const Longitude = Type.Number({ minimum: -180, maximum: 180, description: 'Degrees, finite, in [-180, 180]; numeric strings accepted' })
-const SosToken = Type.String({ description: 'The SOS token from create-sos (or send it as the X-SOS-Token header)' })
+// The bodies the socket takes too (create_sos, update_location), defined once in lib/ for both.
+export { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse }
 
 export const SosStatus = Type.Union(
   ['active', 'acknowledged', 'dispatched', 'responding', 'on_scene', 'resolved', 'cancelled'].map((s) => Type.Literal(s)),
@@ -14,15 +14,6 @@ export const SosStatus = Type.Union(
 
 const Outcome = Type.Union(['assisted', 'false_alarm', 'unfounded', 'transferred', 'other'].map((s) => Type.Literal(s)))
 const NullableTime = Type.Union([Timestamp, Type.Null()])
-
-export const LocationUpdate = Type.Object({
-  id: Id,
-  sos_request: Type.Integer({ description: 'SOS id' }),
-  latitude: Type.Number(),
-  longitude: Type.Number(),
-  timestamp: Timestamp,
-  accuracy: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'Horizontal accuracy in metres, when the phone sent it' })),
-}, { $id: 'LocationUpdate' })
 
 export const OfficerAssignment = Type.Object({
   id: Id,
@@ -71,30 +62,6 @@ export const Sos = Type.Object({
   closed_at: NullableTime,
   escalation_level: Type.Integer({ description: 'How many times this SOS was escalated in its current phase' }),
 }, { $id: 'Sos' })
-
-export const CreateSosBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 255, description: 'Who needs help' }),
-  sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
-  initial_latitude: Latitude,
-  initial_longitude: Longitude,
-})
-
-export const CreateSosResponse = Type.Object({
-  status: Type.Literal('success'),
-  message: Type.String(),
-  sos_id: Id,
-  room_id: Type.String(),
-  sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
-})
-
-export const UpdateLocationBody = Type.Object({
-  sos_request: Type.Integer({ description: 'SOS id' }),
-  latitude: Latitude,
-  longitude: Longitude,
-  sos_token: Type.Optional(SosToken),
-})
-
-export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
 
 export const AssignOfficerBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),

@@ -1,0 +1,44 @@
+// TypeBox schemas REST and the socket share: the create-sos and update-location bodies and their answers.
+// The REST routes (modules/sos) and the AsyncAPI document (realtime/) both use these, so the two
+// descriptions of one request cannot drift apart; the services validate both paths with one reader.
+import { Type } from '@sinclair/typebox'
+import { Id, Timestamp } from './schemas.ts'
+
+export const Latitude = Type.Number({ minimum: -90, maximum: 90, description: 'Degrees, finite, in [-90, 90]; numeric strings accepted' })
+export const Longitude = Type.Number({ minimum: -180, maximum: 180, description: 'Degrees, finite, in [-180, 180]; numeric strings accepted' })
+export const SosToken = Type.String({ description: 'The SOS token from create-sos (or send it as the X-SOS-Token header)' })
+
+export const LocationUpdate = Type.Object({
+  id: Id,
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  latitude: Type.Number(),
+  longitude: Type.Number(),
+  timestamp: Timestamp,
+  accuracy: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'Horizontal accuracy in metres, when the phone sent it' })),
+}, { $id: 'LocationUpdate' })
+
+/** `POST /api/create-sos/` (and `/api/sos/`) and the socket's `create_sos`. */
+export const CreateSosBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 255, description: 'Who needs help' }),
+  sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
+  initial_latitude: Latitude,
+  initial_longitude: Longitude,
+})
+
+export const CreateSosResponse = Type.Object({
+  status: Type.Literal('success'),
+  message: Type.String(),
+  sos_id: Id,
+  room_id: Type.String(),
+  sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
+})
+
+/** `POST /api/update-location/` and the socket's `update_location`. */
+export const UpdateLocationBody = Type.Object({
+  sos_request: Type.Integer({ description: 'SOS id' }),
+  latitude: Latitude,
+  longitude: Longitude,
+  sos_token: Type.Optional(SosToken),
+})
+
+export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
