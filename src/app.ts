@@ -155,6 +155,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     createLimits: { anonymousPerMinute: config.sosCreateRateLimitPerMinute, accountPerMinute: config.sosCreateAccountLimitPerMinute, accountPerHour: config.sosCreateAccountLimitPerHour },
     escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
     eventsReplayLimit: config.eventsReplayLimit,
+    locationRules: { batchMax: config.locationBatchMax, clockSkewSeconds: config.locationClockSkewSeconds },
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
@@ -182,7 +183,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
   await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
-  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
+  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl, locationBatchMax: config.locationBatchMax })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(opsRoutes)
 

@@ -78,6 +78,10 @@ export interface Config {
   unitPositionMaxAgeSeconds: number
   /** Most events one `join_sos_channel {after}` replays (more: `truncated`, fall back to the snapshot). */
   eventsReplayLimit: number
+  /** Most points one `POST /api/sos/{id}/locations/` batch may carry (an offline phone's buffer). */
+  locationBatchMax: number
+  /** How far in the future a phone's `recorded_at` may be (its clock running ahead) before the fix is refused. */
+  locationClockSkewSeconds: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
 }
@@ -182,6 +186,8 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     escalationCheckMs: int(env, 'ESCALATION_CHECK_MS', 1000, 50, 60_000),
     unitPositionMaxAgeSeconds: int(env, 'UNIT_POSITION_MAX_AGE_SECONDS', 300, 1, 86_400),
     eventsReplayLimit: int(env, 'EVENTS_REPLAY_LIMIT', 1000, 1, 100_000),
+    locationBatchMax: int(env, 'LOCATION_BATCH_MAX', 500, 1, 10_000),
+    locationClockSkewSeconds: int(env, 'LOCATION_CLOCK_SKEW_SECONDS', 120, 0, 3600),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }

@@ -87,14 +87,55 @@ export const CreateSosResponse = Type.Object({
   sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
 })
 
+const Accuracy = Type.Number({ minimum: 0, maximum: 100_000, description: 'Horizontal accuracy in metres (0–100000), as the phone reports it; null or absent when unknown' })
+const RecordedAt = Type.Union([
+  Type.String({ format: 'date-time', description: 'ISO 8601 with an offset (Z or ±HH:MM)' }),
+  Type.Integer({ description: 'Epoch milliseconds' }),
+], { description: 'When the phone took the fix (its own clock). At most LOCATION_CLOCK_SKEW_SECONDS (120) ahead of the server\'s clock; not before 2000-01-01.' })
+
 export const UpdateLocationBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
   latitude: Latitude,
   longitude: Longitude,
   sos_token: Type.Optional(SosToken),
+  accuracy: Type.Optional(Type.Union([Accuracy, Type.Null()])),
+  recorded_at: Type.Optional(Type.Union([RecordedAt, Type.Null()], { description: 'The phone\'s time of the fix; without it the server\'s clock stamps the point. A repeat of a stored time is answered with the stored point and duplicate: true.' })),
 })
 
-export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
+export const UpdateLocationResponse = Type.Object({
+  status: Type.String(),
+  location: Type.Ref(LocationUpdate),
+  duplicate: Type.Optional(Type.Boolean({ description: 'Only with recorded_at: true when a point with that time was already stored (nothing new was stored)' })),
+})
+
+export const LocationFix = Type.Object({
+  latitude: Latitude,
+  longitude: Longitude,
+  accuracy: Type.Optional(Type.Union([Accuracy, Type.Null()])),
+  recorded_at: RecordedAt,
+})
+
+export const LocationBatchBody = Type.Union([
+  Type.Array(LocationFix, { description: 'The buffered fixes (at most LOCATION_BATCH_MAX, 500); the SOS token goes in X-SOS-Token' }),
+  Type.Object({ locations: Type.Array(LocationFix), sos_token: Type.Optional(SosToken) }),
+])
+
+const RejectedItem = Type.Object({
+  index: Type.Integer({ description: 'Position of the item in the batch (0-based)' }),
+  errors: Type.Record(Type.String(), Type.Array(Type.String()), { description: 'DRF-style field errors of that item' }),
+})
+
+export const LocationBatchResponse = Type.Object({
+  status: Type.String(),
+  accepted: Type.Integer({ description: 'Points stored by this request' }),
+  duplicates: Type.Integer({ description: 'Valid points not stored again: their recorded_at was already stored for this SOS, or repeated in the batch' }),
+  rejected: Type.Array(RejectedItem, { description: 'Invalid items (future-dated, bad coordinates, …), by index; the others were still stored' }),
+  locations: Type.Array(Type.Ref(LocationUpdate), { description: 'The stored points, in the phone\'s time order' }),
+})
+
+export const LocationBatchError = Type.Object({
+  rejected: Type.Optional(Type.Array(RejectedItem)),
+}, { additionalProperties: Type.Array(Type.String()), description: 'DRF-style errors; when no item was valid, also `rejected` by index' })
 
 export const AssignOfficerBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
@@ -175,7 +216,8 @@ export const PageQuery = Type.Object({
 export const SosPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: Type.Array(Type.Ref(Sos)) })
 
 export const LocationsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Return points with an id greater than this (the last id of the previous page)' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Continue after the point with this id (the last of the previous page) in the fix order (timestamp, id); 0 or absent: from the oldest' })),
+  received_after: Type.Optional(Type.Integer({ minimum: 0, description: 'Instead of after: points stored after the point with this id, in storage order (what arrived since)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Default 500' })),
 })
 

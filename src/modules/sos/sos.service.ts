@@ -4,16 +4,18 @@ import crypto from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
-import { AppError, errors } from '../../errors.ts'
+import type { AppError} from '../../errors.ts';
+import { errors } from '../../errors.ts'
 import { asObject, FieldReader } from '../../lib/fields.ts'
 import type { RateLimiter } from '../../lib/rate-limiter.ts'
 import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import type { HistoryReplay, LocationSnapshot, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
-import { COORDS, MAX_PAGE, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
+import { COORDS, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import { after, SosLifecycle, toUpdatedEvent, type EscalationTimes } from './sos.lifecycle.service.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
+import { SosLocations, type LocationRules, type PageMode } from './sos.locations.service.ts'
 import { appendEvent, eventActor, toEventDto } from './sos.log.ts'
 import { IncidentLog } from './sos.log.service.ts'
 import * as repo from './sos.repository.ts'
@@ -35,6 +37,8 @@ export class SosService {
   readonly lifecycle: SosLifecycle
   /** Reading the incident log (per SOS, the feed, the audit trail, the socket replay). */
   readonly log: IncidentLog
+  /** Location points: single updates, offline batches, paging, the room replay. */
+  readonly track: SosLocations
 
   constructor(deps: {
     db: Kysely<Database>
@@ -49,6 +53,7 @@ export class SosService {
     createLimits: SosCreateLimits
     escalation: EscalationTimes
     eventsReplayLimit: number
+    locationRules: LocationRules
   }) {
     this.db = deps.db
     this.writer = deps.writer
@@ -61,6 +66,7 @@ export class SosService {
     this.times = deps.escalation
     this.lifecycle = new SosLifecycle({ db: deps.db, writer: deps.writer, publisher: deps.publisher, reads: this, times: deps.escalation })
     this.log = new IncidentLog({ db: deps.db, reads: this, replayLimit: deps.eventsReplayLimit })
+    this.track = new SosLocations({ db: deps.db, writer: deps.writer, publisher: deps.publisher, historyReplayLimit: deps.historyReplayLimit, rules: deps.locationRules })
   }
 
   async create(body: unknown, actor: Actor, address: string) {
@@ -142,23 +148,17 @@ export class SosService {
     return (await this.expand([row], ctx.baseUrl, this.historyReplayLimit))[0]
   }
 
-  /** GET /api/sos/{id}/locations/?after=<id>&limit=: the full history, paged, for whoever may read the SOS. */
-  async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (after: number, limit: number) => string) {
+  /** GET /api/sos/{id}/locations/: the full history, paged (SosLocations.page), for whoever may read the SOS. */
+  async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (mode: PageMode, after: number, limit: number) => string) {
     if (hasNoCredential(ctx.actor)) throw errors.notAuthenticated()
     const row = await this.load(id)
     if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
-    const fields = new FieldReader(query)
-    const after = fields.integer('after', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
-    const limit = fields.integer('limit', { required: false, min: 1, max: MAX_PAGE }) ?? 500
-    fields.done()
-    const rows = await repo.locationsPage(this.db, row.id, after, limit)
-    const last = rows[rows.length - 1]
-    return {
-      sos_id: row.id,
-      count: (await repo.locationCounts(this.db, [row.id])).get(row.id) ?? 0,
-      next: rows.length === limit && last ? nextUrl(last.id, limit) : null,
-      results: rows.map(toLocationDto),
-    }
+    return this.track.page(row, query, nextUrl)
+  }
+
+  /** POST /api/sos/{id}/locations/: an offline phone's buffered fixes (SosLocations.addBatch). */
+  addLocations(id: number, body: unknown, ctx: RequestContext) {
+    return this.track.addBatch(id, body, ctx)
   }
 
   /** Loads an SOS for access checks by another module (media); 404 when it does not exist. */
@@ -202,39 +202,14 @@ export class SosService {
     return { rows: rows.slice(0, this.snapshotLimit), truncated: rows.length > this.snapshotLimit }
   }
 
-  /**
-   * The stored history replayed to a client joining the SOS room (newest points, oldest first). No
-   * top-level `sos_id`: the original dashboard takes any `location_history` carrying one for a live point.
-   */
-  async history(sos: SosRow): Promise<HistoryReplay> {
-    const { rows, truncated } = await repo.recentLocations(this.db, sos.id, this.historyReplayLimit)
-    return { updates: rows.map(toPoint), truncated }
+  /** The stored history replayed to a client joining the SOS room (SosLocations.history). */
+  history(sos: SosRow): Promise<HistoryReplay> {
+    return this.track.history(sos)
   }
 
-  async updateLocation(body: unknown, actor: Actor) {
-    const payload = asObject(body)
-    const fields = new FieldReader(payload)
-    const sosId = fields.pk('sos_request')
-    const latitude = fields.number('latitude', COORDS.latitude)
-    const longitude = fields.number('longitude', COORDS.longitude)
-    fields.done()
-    const withToken = this.withBodyToken(actor, payload)
-    if (!actor.legacy && hasNoCredential(withToken)) throw errors.notAuthenticated()
-
-    const sos = await repo.findSosById(this.db, sosId!)
-    if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
-    if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
-
-    const timestamp = nowIso()
-    const { updated, location } = await this.writer.run(async (trx) => {
-      // Touching the SOS first, conditioned on it being open, orders this write after any racing close.
-      const updated = await repo.touchOpenSos(trx, sos.id, timestamp)
-      if (!updated) throw errors.conflict('This SOS is closed; it no longer accepts location updates.')
-      const location = await repo.insertLocation(trx, sos.id, latitude!, longitude!, timestamp)
-      return { updated, location }
-    })
-    this.publisher.locationUpdated(updated, toPoint(location))
-    return { status: 'Location updated successfully', location: toLocationDto(location) }
+  /** POST /api/update-location/ and socket `update_location` (SosLocations.update). */
+  updateLocation(body: unknown, actor: Actor) {
+    return this.track.update(body, actor)
   }
 
   // The incident steps live in SosLifecycle (sos.lifecycle.service.ts); these keep the routes' one facade.
@@ -304,12 +279,6 @@ export class SosService {
     const images = await repo.imagesFor(this.db, [sos.id])
     if (!(await this.writer.run((trx) => repo.deleteSos(trx, sos.id)))) throw errors.notFound()
     await this.images.remove(images.map((image) => image.image))
-  }
-
-  /** A `sos_token` in the body counts like the X-SOS-Token header. */
-  private withBodyToken(actor: Actor, payload: Record<string, unknown>): Actor {
-    const token = payload.sos_token
-    return typeof token === 'string' && !actor.sosToken ? { ...actor, sosToken: token } : actor
   }
 
   /**
