@@ -43,16 +43,19 @@ declare module 'fastify' {
 }
 
 /**
- * Log lines never carry credentials: no Authorization/X-SOS-Token headers (also not in the headers
+ * Log lines never carry credentials: no Authorization/X-SOS-Token/Idempotency-Key headers (also not in the headers
  * @fastify/multipart traces with its options), no query strings (signed links).
  */
 export const LOG_REDACT = [
   'req.headers.authorization',
   'req.headers["x-sos-token"]',
   'req.headers.cookie',
+  // With the exact request body, an Idempotency-Key recovers that SOS's token.
+  'req.headers["idempotency-key"]',
   'busboyOptions.headers.authorization',
   'busboyOptions.headers["x-sos-token"]',
   'busboyOptions.headers.cookie',
+  'busboyOptions.headers["idempotency-key"]',
 ]
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
@@ -156,6 +159,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
     eventsReplayLimit: config.eventsReplayLimit,
     locationRules: { batchMax: config.locationBatchMax, clockSkewSeconds: config.locationClockSkewSeconds },
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })

@@ -1,7 +1,7 @@
 // SQL for SOS requests and their children. Every function takes the Kysely instance or a transaction first.
 import { sql, type Kysely } from 'kysely'
 import { prepared } from '../../db/prepared.ts'
-import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
+import type { AssignmentRow, Database, IdempotencyKeyRow, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
 
 type Db = Kysely<Database>
 
@@ -202,6 +202,26 @@ export function findClientTimedLocation(db: Db, sosId: number, timestamp: string
     .where('timestamp', '=', timestamp)
     .where('client_time', '=', 1)
     .executeTakeFirst()
+}
+
+export function findIdempotencyKey(db: Db, keyHash: string): Promise<IdempotencyKeyRow | undefined> {
+  return db.selectFrom('idempotency_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst()
+}
+
+export async function insertIdempotencyKey(db: Db, row: IdempotencyKeyRow): Promise<void> {
+  await db.insertInto('idempotency_keys').values(row).execute()
+}
+
+/** Drops one key if it has expired (so the same key may start a new create), and returns whether it did. */
+export async function deleteExpiredIdempotencyKey(db: Db, keyHash: string, now: string): Promise<boolean> {
+  const result = await db.deleteFrom('idempotency_keys').where('key_hash', '=', keyHash).where('expires_at', '<=', now).executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}
+
+/** Drops every expired key (one indexed range delete). */
+export async function purgeExpiredIdempotencyKeys(db: Db, now: string): Promise<number> {
+  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst()
+  return Number(result.numDeletedRows)
 }
 
 export function insertAssignment(db: Db, row: Omit<AssignmentRow, 'id'>): Promise<AssignmentRow> {

@@ -45,12 +45,18 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
     schema: {
       tags: ['sos'],
       summary: 'Raise an SOS (anonymous allowed). Returns the sos_token for this device.',
+      description: 'Send an `Idempotency-Key` header (a fresh UUID v4 per SOS) to make retries safe: a repeat within 24 h answers as the first time, with `Idempotent-Replayed: true`.',
       security: OPTIONAL_TOKEN_SECURITY,
+      headers: s.CreateSosHeaders,
       body: s.CreateSosBody,
-      response: withErrors({ 201: s.CreateSosResponse }, [400, 401]),
+      response: withErrors({ 201: s.CreateSosResponse }, [400, 401, 422]),
     },
-    handler: async (request: FastifyRequest, reply: FastifyReply) =>
-      reply.code(201).send(await sos.create(request.body, request.actor, request.ip)),
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const key = request.headers['idempotency-key']
+      const { answer, replayed } = await sos.createOrReplay(request.body, request.actor, request.ip, key === undefined ? undefined : { value: key, field: 'Idempotency-Key' })
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).send(answer)
+    },
   }
   app.post('/api/create-sos/', createRoute)
   app.post('/api/sos/', { ...createRoute, schema: { ...createRoute.schema, summary: 'Same as /api/create-sos/ (the original router also created here)' } })

@@ -87,6 +87,14 @@ export const CreateSosResponse = Type.Object({
   sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
 })
 
+export const CreateSosHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    description: 'Makes the create retry-safe: a repeat with the same key and body within IDEMPOTENCY_TTL_SECONDS (24 h) returns the first answer '
+      + '(same sos_id, room_id and a working sos_token) instead of a second SOS; the same key with another body is 422. 8–255 visible ASCII characters. '
+      + 'Use a fresh random UUID v4 per SOS: with the exact body the key recovers the sos_token.',
+  })),
+})
+
 const Accuracy = Type.Number({ minimum: 0, maximum: 100_000, description: 'Horizontal accuracy in metres (0–100000), as the phone reports it; null or absent when unknown' })
 const RecordedAt = Type.Union([
   Type.String({ format: 'date-time', description: 'ISO 8601 with an offset (Z or ±HH:MM)' }),
