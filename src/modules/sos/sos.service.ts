@@ -34,7 +34,7 @@ export interface CreatedAnswer {
   sos_token: string
 }
 
-/** Purge expired idempotency keys at most this often per process (a keyed create does it in passing). */
+/** Purge expired idempotency keys at most this often per process (or once per TTL, if shorter). */
 const IDEMPOTENCY_PURGE_MS = 60_000
 
 export class SosService {
@@ -129,10 +129,6 @@ export class SosService {
           const current = await repo.findIdempotencyKey(trx, claim.keyHash)
           if (current && current.expires_at > now) return { earlier: current }
           if (current) await repo.deleteExpiredIdempotencyKey(trx, claim.keyHash, now)
-          if (Date.now() >= this.nextIdempotencyPurge) {
-            this.nextIdempotencyPurge = Date.now() + IDEMPOTENCY_PURGE_MS
-            await repo.purgeExpiredIdempotencyKeys(trx, now)
-          }
         }
         const inserted = await repo.insertSos(trx, {
           user_id: actor.user?.id ?? null,
@@ -182,10 +178,22 @@ export class SosService {
       return this.replay(winner, claim)
     }
     if ('earlier' in outcome) return this.replay(outcome.earlier!, claim!)
+    if (claim) this.purgeExpiredKeys()
     const { row, event } = outcome
     this.publisher.newSos({ ...toNewSosEvent(row), seq: event.seq, cursor: event.cursor })
     this.publisher.sosUpdated(row, toUpdatedEvent(row, event))
     return { answer: this.createdAnswer(row.id, row.room_id, sosToken), replayed: false }
+  }
+
+  /**
+   * Deletes expired keys, at most once a minute (or a TTL) per process, in a transaction of its own after a keyed
+   * create: not inside the create's, where its row locks could meet another node's purge and cost an SOS
+   * its commit. Nothing waits for it; a failed purge is simply tried again later.
+   */
+  private purgeExpiredKeys(): void {
+    if (Date.now() < this.nextIdempotencyPurge) return
+    this.nextIdempotencyPurge = Date.now() + Math.min(IDEMPOTENCY_PURGE_MS, this.idempotencyTtlSeconds * 1000)
+    this.writer.run((trx) => repo.purgeExpiredIdempotencyKeys(trx, nowIso())).catch(() => undefined)
   }
 
   private createdAnswer(sosId: number, roomId: string, sosToken: string): CreatedAnswer {

@@ -192,6 +192,14 @@ test('a key is remembered for IDEMPOTENCY_TTL_SECONDS: after that the same key m
   assert.equal(await tokenWorks(app, first.sos_id, first.sos_token), true, 'the first SOS keeps its token')
   const rows = await app.db.selectFrom('idempotency_keys').selectAll().execute()
   assert.equal(rows.length, 1, 'the expired row was replaced')
+
+  // Keys nobody repeats are purged in passing by a later keyed create.
+  await create(app, crypto.randomUUID())
+  assert.equal((await app.db.selectFrom('idempotency_keys').selectAll().execute()).length, 2)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  await create(app, crypto.randomUUID())
+  for (let i = 0; i < 50 && (await app.db.selectFrom('idempotency_keys').selectAll().execute()).length > 1; i++) await settle(20)
+  assert.equal((await app.db.selectFrom('idempotency_keys').selectAll().execute()).length, 1, 'only the fresh key is left')
 })
 
 test('neither the key nor the token is stored or logged: only hashes and a random salt', async (t) => {
