@@ -45,16 +45,19 @@ declare module 'fastify' {
 }
 
 /**
- * Log lines never carry credentials: no Authorization/X-SOS-Token headers (also not in the headers
+ * Log lines never carry credentials: no Authorization/X-SOS-Token/Idempotency-Key headers (also not in the headers
  * @fastify/multipart traces with its options), no query strings (signed links).
  */
 export const LOG_REDACT = [
   'req.headers.authorization',
   'req.headers["x-sos-token"]',
   'req.headers.cookie',
+  // With the exact request body, an Idempotency-Key recovers that SOS's token.
+  'req.headers["idempotency-key"]',
   'busboyOptions.headers.authorization',
   'busboyOptions.headers["x-sos-token"]',
   'busboyOptions.headers.cookie',
+  'busboyOptions.headers["idempotency-key"]',
 ]
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
@@ -157,6 +160,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     createLimits: { anonymousPerMinute: config.sosCreateRateLimitPerMinute, accountPerMinute: config.sosCreateAccountLimitPerMinute, accountPerHour: config.sosCreateAccountLimitPerHour },
     escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
     eventsReplayLimit: config.eventsReplayLimit,
+    locationRules: { batchMax: config.locationBatchMax, clockSkewSeconds: config.locationClockSkewSeconds },
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
   const units = new UnitsService({
@@ -187,7 +192,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
   await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
-  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
+  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl, locationBatchMax: config.locationBatchMax })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)

@@ -80,6 +80,12 @@ export interface Config {
   unitPositionHistory: number
   /** Most events one `join_sos_channel {after}` replays (more: `truncated`, fall back to the snapshot). */
   eventsReplayLimit: number
+  /** Most points one `POST /api/sos/{id}/locations/` batch may carry (an offline phone's buffer). */
+  locationBatchMax: number
+  /** How far in the future a phone's `recorded_at` may be (its clock running ahead) before the fix is refused. */
+  locationClockSkewSeconds: number
+  /** How long an `Idempotency-Key` (or socket `client_request_id`) of a create is remembered, in seconds. */
+  idempotencyTtlSeconds: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
 }
@@ -185,6 +191,9 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     unitPositionMaxAgeSeconds: int(env, 'UNIT_POSITION_MAX_AGE_SECONDS', 300, 1, 86_400),
     unitPositionHistory: int(env, 'UNIT_POSITION_HISTORY', 100, 0, 100_000),
     eventsReplayLimit: int(env, 'EVENTS_REPLAY_LIMIT', 1000, 1, 100_000),
+    locationBatchMax: int(env, 'LOCATION_BATCH_MAX', 500, 1, 10_000),
+    locationClockSkewSeconds: int(env, 'LOCATION_CLOCK_SKEW_SECONDS', 120, 0, 3600),
+    idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 7 * 86_400),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }

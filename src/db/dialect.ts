@@ -77,3 +77,18 @@ export function openDatabase(url: string, onIdleError: (error: Error) => void = 
     description: `sqlite ${file === ':memory:' ? ':memory:' : path.resolve(file)}`,
   }
 }
+
+/**
+ * Whether `error` is a uniqueness violation of one constraint, on either database: PostgreSQL reports
+ * SQLSTATE 23505 with the constraint's name, SQLite a SQLITE_CONSTRAINT_* code naming `table.column`.
+ */
+export function isUniqueViolation(error: unknown, target: { pgConstraint: string; sqliteColumn: string }): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown }
+  if (code === '23505') return constraint === target.pgConstraint
+  return (
+    (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') &&
+    typeof message === 'string' &&
+    message.includes(target.sqliteColumn)
+  )
+}

@@ -2,6 +2,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import * as initial from './migrations/20261123_0001_initial.ts'
 import * as incidentLog from './migrations/20261202_0002_incident_log.ts'
+import * as idempotency from './migrations/20261202_0003_idempotency.ts'
 import * as unitPositions from './migrations/20261202_0004_unit_positions.ts'
 import type { Database } from './schema.ts'
 
@@ -9,6 +10,7 @@ import type { Database } from './schema.ts'
 const MIGRATIONS: Record<string, Migration> = {
   '20261123_0001_initial': initial,
   '20261202_0002_incident_log': incidentLog,
+  '20261202_0003_idempotency': idempotency,
   '20261202_0004_unit_positions': unitPositions,
 }
 

@@ -89,6 +89,19 @@ export interface SosEventsTable {
   payload: string
 }
 
+/** A create's Idempotency-Key, remembered for IDEMPOTENCY_TTL_SECONDS. Neither the key nor the SOS token is stored. */
+export interface IdempotencyKeysTable {
+  /** SHA-256 (hex) of (operation, caller scope, key): the primary key, which decides racing first attempts. */
+  key_hash: string
+  /** SHA-256 (hex) of the canonical (validated) request body. */
+  request_hash: string
+  sos_request_id: number
+  /** Random per row; the SOS token is HMAC-SHA256(key, salt ‖ room_id), so it can be derived again from the key. */
+  token_salt: string
+  created_at: string
+  expires_at: string
+}
+
 export interface OfficerAssignmentsTable {
   id: Generated<number>
   sos_request_id: number
@@ -145,6 +158,7 @@ export interface Database {
   unit_location_history: UnitLocationHistoryTable
   app_settings: AppSettingsTable
   sos_events: SosEventsTable
+  idempotency_keys: IdempotencyKeysTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -160,3 +174,4 @@ export type UnitHistoryRow = Selectable<UnitLocationHistoryTable>
 export type NewUnitHistory = Insertable<UnitLocationHistoryTable>
 export type SosEventRow = Selectable<SosEventsTable>
 export type NewSosEvent = Insertable<SosEventsTable>
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>

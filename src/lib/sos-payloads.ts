@@ -33,12 +33,24 @@ export const CreateSosResponse = Type.Object({
   sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
 })
 
+export const Accuracy = Type.Number({ minimum: 0, maximum: 100_000, description: 'Horizontal accuracy in metres (0–100000), as the phone reports it; null or absent when unknown' })
+export const RecordedAt = Type.Union([
+  Type.String({ format: 'date-time', description: 'ISO 8601 with an offset (Z or ±HH:MM)' }),
+  Type.Integer({ description: 'Epoch milliseconds' }),
+], { description: 'When the phone took the fix (its own clock). At most LOCATION_CLOCK_SKEW_SECONDS (120) ahead of the server\'s clock; not before 2000-01-01.' })
+
 /** `POST /api/update-location/` and the socket's `update_location`. */
 export const UpdateLocationBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
   latitude: Latitude,
   longitude: Longitude,
   sos_token: Type.Optional(SosToken),
+  accuracy: Type.Optional(Type.Union([Accuracy, Type.Null()])),
+  recorded_at: Type.Optional(Type.Union([RecordedAt, Type.Null()], { description: 'The phone\'s time of the fix; without it the server\'s clock stamps the point. A repeat of a stored time is answered with the stored point and duplicate: true.' })),
 })
 
-export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
+export const UpdateLocationResponse = Type.Object({
+  status: Type.String(),
+  location: Type.Ref(LocationUpdate),
+  duplicate: Type.Optional(Type.Boolean({ description: 'Only with recorded_at: true when a point with that time was already stored (nothing new was stored)' })),
+})

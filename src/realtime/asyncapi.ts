@@ -211,7 +211,7 @@ const CLIENT_EVENTS: Record<ClientEventName, ClientEvent> = {
     description:
       'Anyone may send it (a signed-in connection\'s SOS belongs to its account). Counted against the same creation budgets as REST. ' +
       'Answers `create_sos_response` and the ack, both carrying the create-sos answer with the `sos_token`, the only other place it is ever shown.',
-    payload: payload(s.CreateSosBody, { name: 'emergency', payload: { name: 'Kavya', sos_type: 0, initial_latitude: 28.6139, initial_longitude: 77.209 } }),
+    payload: payload(s.CreateSosPayload, { name: 'emergency', payload: { name: 'Kavya', sos_type: 0, initial_latitude: 28.6139, initial_longitude: 77.209, client_request_id: '5f0c1b2a-8d3e-4c6f-9a7b-2e1d0c9b8a76' } }),
     ack: payload(
       s.ackOf(s.CreateSosResponse),
       { name: 'created', payload: { ok: true, data: { status: 'success', message: 'SOS created successfully', sos_id: 126, room_id: ROOM_ID, sos_token: 'vZivH3xjR0e1qv2b5WkCw3c9Q8nXyZ1a' } } },

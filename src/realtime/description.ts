@@ -1,7 +1,7 @@
 // The compact description of the Socket.IO interface served at /api/realtime-schema/ (kept for the clients
 // that read it); the complete, standard one is the AsyncAPI document at /api/asyncapi.json (asyncapi.ts).
 
-const point = { sos_id: 'integer', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 string' }
+const point = { sos_id: 'integer', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 string (the phone\'s time of the fix when it sent one)', id: 'integer (the point\'s id)', accuracy: 'number (only when the phone sent one)' }
 const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?}}'
 
 export const REALTIME_DESCRIPTION = {
@@ -28,8 +28,19 @@ export const REALTIME_DESCRIPTION = {
     join_location_tracking_channel: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel, message}', 'location_snapshot {channel, positions: [last point of each open SOS], truncated}'], then: ['location_tracking_update'], ack },
     join_officer_update: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel: "officer_tracking_channel", message}', 'unit_snapshot {channel, units: [last position of each unit], truncated}'], then: ['unit_loc'], ack },
     officer_location_update: { payload: { unit_id: 'string', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 or epoch ms (optional)' }, who: 'an officer, for their own unit (legacy: anyone)', broadcasts: 'unit_loc', ack },
-    create_sos: { payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number' }, who: 'anyone', answers: ['create_sos_response {success, data|error}'], ack },
-    update_location: { payload: { sos_request: 'integer', latitude: 'number', longitude: 'number', sos_token: 'string' }, who: 'SOS token holder, owner, staff (legacy: anyone)', answers: ['update_location_response {success, data|error}'], ack },
+    create_sos: {
+      payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number', client_request_id: 'string (optional): the Idempotency-Key of a retry-safe create, 8–255 visible ASCII, a fresh UUID v4 per SOS' },
+      who: 'anyone',
+      answers: ['create_sos_response {success, data|error}'],
+      note: 'A repeat of client_request_id within IDEMPOTENCY_TTL_SECONDS answers the first data again (no second SOS, no second new_sos); another body with it is error code idempotency_conflict.',
+      ack,
+    },
+    update_location: {
+      payload: { sos_request: 'integer', latitude: 'number', longitude: 'number', sos_token: 'string', accuracy: 'number, metres (optional)', recorded_at: 'ISO 8601 with offset or epoch ms (optional): the phone\'s time of the fix' },
+      who: 'SOS token holder, owner, staff (legacy: anyone)',
+      answers: ['update_location_response {success, data|error}'],
+      ack,
+    },
   },
   serverEvents: {
     connection_established: { message: 'string', sid: 'string', user: '{id, username, role} | null' },

@@ -8,6 +8,21 @@ import { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, U
 
 export { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse }
 
+/**
+ * The socket's `create_sos`: REST's create-sos body, plus `client_request_id`, which stands in for the
+ * `Idempotency-Key` header a socket message cannot carry.
+ */
+export const CreateSosPayload = Type.Composite([
+  CreateSosBody,
+  Type.Object({
+    client_request_id: Type.Optional(Type.String({
+      minLength: 8,
+      maxLength: 255,
+      description: 'Makes the create retry-safe, like REST\'s Idempotency-Key (one namespace with it): a repeat within IDEMPOTENCY_TTL_SECONDS answers the first data again. A fresh random UUID v4 per SOS.',
+    })),
+  }),
+])
+
 // ---- building blocks ----
 
 const SosId = Type.Integer({ minimum: 1, description: 'The SOS id (`sos_id` of create-sos)' })

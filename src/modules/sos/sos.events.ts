@@ -128,8 +128,12 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
     },
 
     // The service counts this against the same budgets as REST create (per IP, or per account).
-    create_sos: withResponseEvent('create_sos_response', async (socket, raw) =>
-      sos.create(payloadObject(raw), actorOf(socket, legacy), clientAddress(socket, opts.trustProxy))),
+    // `client_request_id` is the socket's Idempotency-Key (one namespace with the REST header).
+    create_sos: withResponseEvent('create_sos_response', async (socket, raw) => {
+      const payload = payloadObject(raw)
+      const key = payload.client_request_id
+      return sos.create(payload, actorOf(socket, legacy), clientAddress(socket, opts.trustProxy), key === undefined ? undefined : { value: key, field: 'client_request_id' })
+    }),
 
     update_location: withResponseEvent('update_location_response', async (socket, raw) => {
       const payload = payloadObject(raw)

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { UNIT_NUMBER_PATTERN } from '../../lib/fields.ts'
 import { Id, Timestamp } from '../../lib/schemas.ts'
-import { CreateSosBody, CreateSosResponse, Latitude, LocationUpdate, Longitude, SosToken, UpdateLocationBody, UpdateLocationResponse } from '../../lib/sos-payloads.ts'
+import { Accuracy, CreateSosBody, CreateSosResponse, Latitude, LocationUpdate, Longitude, RecordedAt, SosToken, UpdateLocationBody, UpdateLocationResponse } from '../../lib/sos-payloads.ts'
 
 // The bodies the socket takes too (create_sos, update_location), defined once in lib/ for both.
 export { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse }
@@ -62,6 +62,43 @@ export const Sos = Type.Object({
   closed_at: NullableTime,
   escalation_level: Type.Integer({ description: 'How many times this SOS was escalated in its current phase' }),
 }, { $id: 'Sos' })
+
+export const CreateSosHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    description: 'Makes the create retry-safe: a repeat with the same key and body within IDEMPOTENCY_TTL_SECONDS (24 h) returns the first answer '
+      + '(same sos_id, room_id and a working sos_token) instead of a second SOS; the same key with another body is 422. 8–255 visible ASCII characters. '
+      + 'Use a fresh random UUID v4 per SOS: with the exact body the key recovers the sos_token.',
+  })),
+})
+
+export const LocationFix = Type.Object({
+  latitude: Latitude,
+  longitude: Longitude,
+  accuracy: Type.Optional(Type.Union([Accuracy, Type.Null()])),
+  recorded_at: RecordedAt,
+})
+
+export const LocationBatchBody = Type.Union([
+  Type.Array(LocationFix, { description: 'The buffered fixes (at most LOCATION_BATCH_MAX, 500); the SOS token goes in X-SOS-Token' }),
+  Type.Object({ locations: Type.Array(LocationFix), sos_token: Type.Optional(SosToken) }),
+])
+
+const RejectedItem = Type.Object({
+  index: Type.Integer({ description: 'Position of the item in the batch (0-based)' }),
+  errors: Type.Record(Type.String(), Type.Array(Type.String()), { description: 'DRF-style field errors of that item' }),
+})
+
+export const LocationBatchResponse = Type.Object({
+  status: Type.String(),
+  accepted: Type.Integer({ description: 'Points stored by this request' }),
+  duplicates: Type.Integer({ description: 'Valid points not stored again: their recorded_at was already stored for this SOS, or repeated in the batch' }),
+  rejected: Type.Array(RejectedItem, { description: 'Invalid items (future-dated, bad coordinates, …), by index; the others were still stored' }),
+  locations: Type.Array(Type.Ref(LocationUpdate), { description: 'The stored points, in the phone\'s time order' }),
+})
+
+export const LocationBatchError = Type.Object({
+  rejected: Type.Optional(Type.Array(RejectedItem)),
+}, { additionalProperties: Type.Array(Type.String()), description: 'DRF-style errors; when no item was valid, also `rejected` by index' })
 
 export const AssignOfficerBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
@@ -142,7 +179,8 @@ export const PageQuery = Type.Object({
 export const SosPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: Type.Array(Type.Ref(Sos)) })
 
 export const LocationsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Return points with an id greater than this (the last id of the previous page)' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Continue after the point with this id (the last of the previous page) in the fix order (timestamp, id); 0 or absent: from the oldest' })),
+  received_after: Type.Optional(Type.Integer({ minimum: 0, description: 'Instead of after: points stored after the point with this id, in storage order (what arrived since)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Default 500' })),
 })
 
