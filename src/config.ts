@@ -12,6 +12,12 @@ export interface Config {
   host: string
   /** `sqlite:<file>`, a bare file path, `sqlite::memory:`, or `postgres://…`. */
   databaseUrl: string
+  /** PostgreSQL: most connections one process opens (nodes × this must stay below the server's max_connections). */
+  databasePoolMax: number
+  /** PostgreSQL: how long a request waits for a connection before it is answered 503 (opening one, or a free one). */
+  databaseConnectTimeoutMs: number
+  /** PostgreSQL: longest a statement may run before the server cancels it (503); 0 = no limit. */
+  databaseStatementTimeoutMs: number
   /** Socket.IO Redis adapter; undefined means the in-memory adapter (one process). */
   redisUrl: string | undefined
   /** Prefix of the Redis stream/keys, so several deployments (or test runs) can share one Redis. */
@@ -66,6 +72,8 @@ export interface Config {
   socketMaxSosRooms: number
   /** Outgoing packets queued for one socket (a client that stops reading) before it is disconnected. */
   socketMaxPendingPackets: number
+  /** How often each node re-checks its signed-in sockets' tokens and accounts (0: never); the safety net behind immediate revocation. */
+  socketRevalidateSeconds: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
 }
@@ -136,6 +144,9 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketPort: int(env, 'SOCKET_PORT', 8001, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
     databaseUrl,
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 20, 1, 10_000),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 600_000),
+    databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
     redisUrl,
     redisPrefix: optional(env, 'REDIS_PREFIX') ?? 'naarikavach',
     mediaRoot: path.resolve(optional(env, 'MEDIA_ROOT') ?? path.join('data', 'media')),
@@ -164,6 +175,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketMaxRefusedEventsPerMinute: int(env, 'SOCKET_MAX_REFUSED_EVENTS_PER_MINUTE', 60, 1, 100_000),
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
+    socketRevalidateSeconds: int(env, 'SOCKET_REVALIDATE_SECONDS', 60, 0, 86_400),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }
