@@ -6,6 +6,7 @@ import { createWriter } from './db/writer.ts'
 import { AppError } from './errors.ts'
 import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from './lib/fields.ts'
 import { HashQueue } from './lib/hash-queue.ts'
+import { Throttle } from './lib/throttle.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
@@ -136,8 +137,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
   })
   const { instruments } = metrics
+  // One database outage warning per 10 s for the whole process, whichever transport met it.
+  const outageLog = new Throttle(10_000)
 
-  await app.register(errorHandler)
+  await app.register(errorHandler, { outageLog })
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, {
     databaseUrl: config.databaseUrl,
@@ -191,8 +194,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     corsOrigins: config.corsOrigins,
     redis: app.redis,
     onPublishFailure: instruments.adapterPublishFailed,
-    onEventFailure: (event, error) => {
-      if (error.status >= 500) instruments.eventFailed(event, error.code)
+    onEventFailure: (event, answer, cause) => {
+      if (answer.status >= 500) instruments.eventFailed(event, answer.code)
+      if (answer.status === 503) outageLog.run((skipped) => app.log.warn({ err: cause, event, skipped }, 'database unavailable: socket events are answered `unavailable` (this line repeats at most every 10 s)'))
     },
     revalidateIntervalMs: config.socketRevalidateSeconds * 1000,
     identities: (tokenHashes) => auth.identitiesByTokenHash(tokenHashes),

@@ -1,12 +1,15 @@
 // A machine-readable description of the Socket.IO interface (served at /api/realtime-schema/).
 
 const point = { sos_id: 'integer', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 string' }
-const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?}}'
+const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?, retry_after?}}; code "unavailable" (with retry_after): the database is down, try again'
 
 export const REALTIME_DESCRIPTION = {
   protocol: 'Socket.IO v4 (Engine.IO v4), default namespace "/", path /socket.io/',
   port: 'SOCKET_PORT (default 8001)',
-  handshake: { auth: { token: 'API token (optional; also accepted as an Authorization: Token <key> header)' } },
+  handshake: {
+    auth: { token: 'API token (optional; also accepted as an Authorization: Token <key> header)' },
+    errors: 'connect_error "Invalid token." (revoked or unknown token); "Authentication is unavailable, try again." with data {code: "unavailable", retry_after} while the database is down',
+  },
   clientEvents: {
     join_sos_channel: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel, message}', 'sos_snapshot {channel, sos: [open SOS], truncated}'], then: ['new_sos', 'sos_resolved'], ack },
     join_sos_room: {
@@ -39,6 +42,9 @@ export const REALTIME_DESCRIPTION = {
     location_tracking_update: { room: 'location_tracking_channel', payload: { unit_number: 'string | null', ...point } },
     unit_loc: { room: 'officer_tracking_channel', payload: { unit_id: 'string', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601' } },
     sos_resolved: { room: 'the SOS room, the dispatched unit room, sos_channel', payload: { sos_id: 'integer', room_id: 'uuid', status: 'resolved | cancelled' } },
-    error: { payload: { code: 'string', message: 'string', event: 'string?', fields: 'object?' } },
+    error: {
+      payload: { code: 'string', message: 'string', event: 'string?', fields: 'object?', retry_after: 'integer?' },
+      note: 'code "session_revoked": the token was logged out, the password changed, or the account was deactivated or changed role/unit; the server disconnects the socket right after (reconnect with a valid token)',
+    },
   },
 }

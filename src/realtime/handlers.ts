@@ -18,8 +18,8 @@ export interface HandlerLogger {
 /** The masked answer to a failure that is neither a refusal nor an outage (a bug). */
 export const internalError = () => new AppError(500, 'internal_error', 'A server error occurred.')
 
-/** Told about every event answered with an error (for metrics). */
-export type FailureObserver = (event: ClientEventName, error: AppError) => void
+/** Told about every event answered with an error (metrics, the outage log), with the error as thrown. */
+export type FailureObserver = (event: ClientEventName, answer: AppError, cause: unknown) => void
 
 /** Registers `handler` for `event` on `socket` with the contract's error and ack behaviour. */
 export function on(socket: AppSocket, event: ClientEventName, handler: EventHandler, log: HandlerLogger, allow: () => boolean, onFailure?: FailureObserver): void {
@@ -35,9 +35,8 @@ export function on(socket: AppSocket, event: ClientEventName, handler: EventHand
       const known = knownError(error)
       const appError = known ?? internalError()
       if (!known) log.error({ err: error, event }, 'socket event failed')
-      else if (known.status === 503) log.warn({ err: error, event, code: known.code }, 'socket event failed: database unavailable')
       else log.info({ event, code: appError.code }, 'socket event refused')
-      onFailure?.(event, appError)
+      onFailure?.(event, appError, error)
       const body = appError.toSocketError()
       socket.emit('error', { ...body, event })
       ack?.({ ok: false, error: body })

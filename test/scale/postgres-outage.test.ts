@@ -27,7 +27,7 @@ async function behindProxy(t: TestContext, overrides: Partial<Config> = {}): Pro
   const proxy = await TcpProxy.start(t, { host: direct.hostname, port: Number(direct.port || 5432) })
   const proxied = new URL(direct)
   proxied.host = `127.0.0.1:${proxy.port}`
-  const node = await buildTestApp(t, { databaseUrl: proxied.toString(), ...overrides }, { reuse: { databaseUrl: proxied.toString(), dir } })
+  const node = await buildTestApp(t, { databaseUrl: proxied.toString(), ...overrides }, { reuse: { databaseUrl: proxied.toString(), dir }, captureLogs: true })
   return { node, proxy, databaseUrl: direct.toString() }
 }
 
@@ -92,6 +92,9 @@ test('PostgreSQL refusing connections: 503 + Retry-After at once, socket nack `u
   assert.equal(ready.status, 503)
   assert.equal(ready.body.status, 'unavailable')
   assert.equal(ready.body.database, 'down')
+  // 30-odd failed requests and events, one warning about them (with the driver's error).
+  const warnings = node.logs.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40 && /^database unavailable/.test(l.msg))
+  assert.equal(warnings.length, 1, JSON.stringify(warnings))
   assert.deepEqual((await call(node.apiUrl, 'GET', '/health')).body, { status: 'ok' }, 'the process is alive')
 
   proxy.restore()
