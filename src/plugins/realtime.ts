@@ -75,7 +75,7 @@ export default fp(
     // The Redis adapter never holds up start or an event. Its publisher has no offline queue and a
     // command timeout, so while Redis is down (or hung) a broadcast is refused within a second and the
     // adapter delivers it to this node's sockets anyway; its reader and subscriber queue their commands
-    // and resume by themselves when Redis returns. Nothing is awaited here: a node starts without Redis.
+    // and resume by themselves when Redis returns. Start waits for Redis at most 2 s, then goes on without it.
     const owned: Array<ReturnType<RedisLink['connect']>> = []
     if (opts.redis.enabled) {
       const link = opts.redis
