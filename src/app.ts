@@ -6,9 +6,11 @@ import { createWriter } from './db/writer.ts'
 import { AppError } from './errors.ts'
 import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from './lib/fields.ts'
 import { HashQueue } from './lib/hash-queue.ts'
+import { Throttle } from './lib/throttle.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
+import { UsersService } from './modules/auth/users.service.ts'
 import { getOrCreateSetting } from './modules/media/media.repository.ts'
 import { mediaRoutes } from './modules/media/media.routes.ts'
 import { MediaService } from './modules/media/media.service.ts'
@@ -25,9 +27,10 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
-import metricsPlugin from './plugins/metrics.ts'
+import metricsPlugin, { createMetrics } from './plugins/metrics.ts'
 import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
+import redisPlugin from './plugins/redis.ts'
 import securityPlugin from './plugins/security.ts'
 import { EscalationJob } from './jobs/escalation.job.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
@@ -40,7 +43,7 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { auth: AuthService; sos: SosService; media: MediaService; units: UnitsService; publisher: RealtimePublisher }
+    services: { auth: AuthService; users: UsersService; sos: SosService; media: MediaService; units: UnitsService; publisher: RealtimePublisher }
   }
 }
 
@@ -129,18 +132,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     )
   }
 
-  await app.register(errorHandler)
+  // Created before the plugins so each can be handed its counters; gauges read the app when scraped.
+  const metrics = createMetrics({
+    redis: !!config.redisUrl,
+    probes: {
+      socketCount: () => app.realtime.io.engine.clientsCount,
+      socketRoles: () => [...app.realtime.io.of('/').sockets.values()].map((socket) => socket.data.user?.role ?? null),
+      dbPool: () => app.dbPool(),
+      redisState: () => app.redis.state(),
+    },
+  })
+  const { instruments } = metrics
+  // One database outage warning per 10 s for the whole process, whichever transport met it.
+  const outageLog = new Throttle(10_000)
+
+  await app.register(errorHandler, { outageLog })
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
-  await app.register(rateLimitsPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix })
+  await app.register(dbPlugin, {
+    databaseUrl: config.databaseUrl,
+    autoMigrate: config.autoMigrate,
+    poolMax: config.databasePoolMax,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    onQuery: instruments.dbQuery,
+  })
+  await app.register(redisPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, onClientError: instruments.redisError })
+  await app.register(rateLimitsPlugin)
   await app.register(multipart, {
     throwFileSizeLimit: false,
     limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
   })
 
-  const publisher = new RealtimePublisher()
+  const publisher = new RealtimePublisher({ emitted: instruments.eventEmitted, revoked: instruments.socketsRevoked })
   const hashing = new HashQueue({ concurrency: config.passwordHashConcurrency, queueLimit: config.passwordHashQueueLimit })
-  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing })
+  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing, revoker: publisher })
+  const users = new UsersService({ db: app.db, revoker: publisher })
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   if (!config.mediaSigningKey && !config.legacyOpenAccess) {
@@ -168,7 +194,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
     positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
   })
-  app.decorate('services', { auth, sos, media, units, publisher })
+  app.decorate('services', { auth, users, sos, media, units, publisher })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })
   await app.register(realtimePlugin, {
@@ -179,19 +205,31 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
     },
     corsOrigins: config.corsOrigins,
-    redisUrl: config.redisUrl,
-    redisPrefix: config.redisPrefix,
+    redis: app.redis,
+    onPublishFailure: instruments.adapterPublishFailed,
+    onEventFailure: (event, answer, cause) => {
+      if (answer.status >= 500) instruments.eventFailed(event, answer.code)
+      if (answer.status === 503) outageLog.run((skipped) => app.log.warn({ err: cause, event, skipped }, 'database unavailable: socket events are answered `unavailable` (this line repeats at most every 10 s)'))
+    },
+    revalidateIntervalMs: config.socketRevalidateSeconds * 1000,
+    identities: (tokenHashes) => auth.identitiesByTokenHash(tokenHashes),
     legacy: config.legacyOpenAccess,
     eventsPerSecond: config.socketEventsPerSecond,
     maxRefusedEventsPerMinute: config.socketMaxRefusedEventsPerMinute,
     maxPendingPackets: config.socketMaxPendingPackets,
   })
-  await app.register(metricsPlugin, { socketCount: () => app.realtime.io.engine.clientsCount })
+  await app.register(metricsPlugin, { metrics })
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess, socketPort: config.socketPort })
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
-  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
+  await app.register(authRoutes, {
+    auth,
+    users,
+    loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+    registrationRateLimitPerMinute: config.registrationRateLimitPerMinute,
+    publicUrl: config.publicUrl,
+  })
   await app.register(sosRoutes, { sos, publicUrl: config.publicUrl, locationBatchMax: config.locationBatchMax })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })

@@ -8,6 +8,13 @@ export const ROOMS = {
   officerTracking: 'officer_tracking_channel',
   sos: (roomId: string) => `sos_${roomId}`,
   unit: (unitNumber: string) => `unit_${unitNumber}`,
+  /** Every socket of a signed-in user joins it at connection (server-side only: revocation). */
+  user: (userId: number) => `user:${userId}`,
+  /**
+   * Every socket opened with one API token joins it at connection: the first 32 hex digits of the
+   * token's SHA-256 (a name in the adapter's messages, never the token; 128 bits do not collide).
+   */
+  token: (tokenHash: string) => `token:${tokenHash.slice(0, 32)}`,
 } as const
 
 /** Who is on the other end of a socket (from the handshake token), as the realtime layer sees it. */
@@ -21,6 +28,8 @@ export interface SocketIdentity {
 
 export interface SocketData {
   user: SocketIdentity | null
+  /** SHA-256 (hex) of the API token the socket connected with (null when anonymous). */
+  tokenHash: string | null
   /** SOS rooms this socket has joined (bounded per socket). */
   joinedRooms: Set<string>
 }

@@ -2,13 +2,16 @@
 // that read it); the complete, standard one is the AsyncAPI document at /api/asyncapi.json (asyncapi.ts).
 
 const point = { sos_id: 'integer', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 string (the phone\'s time of the fix when it sent one)', id: 'integer (the point\'s id)', accuracy: 'number (only when the phone sent one)' }
-const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?}}'
+const ack = 'Optional callback: {ok: true, data} | {ok: false, error: {code, message, fields?, retry_after?}}; code "unavailable" (with retry_after): the database is down, try again'
 
 export const REALTIME_DESCRIPTION = {
   asyncapi: '/api/asyncapi.json: the AsyncAPI 3.0 document of every event, with payload schemas (this is a summary)',
   protocol: 'Socket.IO v4 (Engine.IO v4), default namespace "/", path /socket.io/',
   port: 'SOCKET_PORT (default 8001)',
-  handshake: { auth: { token: 'API token (optional; also accepted as an Authorization: Token <key> header)' } },
+  handshake: {
+    auth: { token: 'API token (optional; also accepted as an Authorization: Token <key> header)' },
+    errors: 'connect_error "Invalid token." (revoked or unknown token); "Authentication is unavailable, try again." with data {code: "unavailable", retry_after} while the database is down',
+  },
   clientEvents: {
     join_sos_channel: {
       payload: { after: 'cursor (optional): replay the incident log after it instead of the snapshot' },
@@ -66,6 +69,9 @@ export const REALTIME_DESCRIPTION = {
     events_replay: { to: 'a socket that joined sos_channel with {after}', payload: { after: 'integer', events: '[{cursor, sos_id, seq, kind, by, at, data}]', truncated: 'boolean', cursor: 'integer' } },
     create_sos_response: { to: 'the sender of create_sos', payload: { success: 'boolean', data: 'the create-sos answer (on success)', error: 'string (on failure)', code: 'string?', fields: 'object?' } },
     update_location_response: { to: 'the sender of update_location', payload: { success: 'boolean', data: 'the update-location answer (on success)', error: 'string (on failure)', code: 'string?', fields: 'object?' } },
-    error: { payload: { code: 'string', message: 'string', event: 'string?', fields: 'object?' } },
+    error: {
+      payload: { code: 'string', message: 'string', event: 'string?', fields: 'object?', retry_after: 'integer?' },
+      note: 'code "session_revoked": the token was logged out, the password changed, or the account was deactivated or changed role/unit; the server disconnects the socket right after (reconnect with a valid token)',
+    },
   },
 }
