@@ -73,6 +73,12 @@ function loggerOptions(config: Config, given: BuildOptions['logger']): FastifySe
   }
 }
 
+/**
+ * Extra file parts (beyond IMAGE_MAX_FILES) are read and reported one by one; past this many more the
+ * whole request is refused, so one request cannot make a partial_errors list of thousands.
+ */
+const EXTRA_FILE_PARTS = 50
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config, options.logger),
@@ -132,7 +138,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(rateLimitsPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix })
   await app.register(multipart, {
     throwFileSizeLimit: false,
-    limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
+    // The upload route enforces IMAGE_MAX_BYTES and IMAGE_MAX_FILES itself (refusing file by file);
+    // these parser limits are the backstop one byte / EXTRA_FILE_PARTS parts beyond them.
+    limits: {
+      fileSize: config.imageMaxBytes + 1,
+      files: config.imageMaxFiles + EXTRA_FILE_PARTS,
+      fields: 40,
+      fieldSize: 4096,
+      parts: config.imageMaxFiles + EXTRA_FILE_PARTS + 40,
+      headerPairs: 100,
+    },
   })
 
   const publisher = new RealtimePublisher()
@@ -158,7 +173,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
     eventsReplayLimit: config.eventsReplayLimit,
   })
-  const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
+  // Temp files of uploads a crashed process never finished; younger ones may be another node's uploads in progress.
+  await store.sweepIncoming(3600 * 1000)
+  const media = new MediaService({
+    db: app.db,
+    writer,
+    store,
+    sos,
+    limits: {
+      maxBytes: config.imageMaxBytes,
+      maxFiles: config.imageMaxFiles,
+      sosMaxFiles: config.sosImagesMaxFiles,
+      sosMaxBytes: config.sosImagesMaxBytes,
+      ipFilesPerHour: config.uploadIpFilesPerHour,
+      ipBytesPerHour: config.uploadIpBytesPerHour,
+    },
+  })
   const units = new UnitsService({
     db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
     positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
@@ -188,7 +218,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
   await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
   await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
-  await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
+  await app.register(mediaRoutes, {
+    media,
+    publicUrl: config.publicUrl,
+    maxRequestBytes: config.uploadMaxRequestBytes,
+  })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)
 

@@ -32,8 +32,18 @@ export interface Config {
   mediaUrlTtlSeconds: number
   /** Largest accepted image, in bytes. */
   imageMaxBytes: number
-  /** Most images in one upload request. */
+  /** Most images in one upload request; files after these are reported in `partial_errors`. */
   imageMaxFiles: number
+  /** Largest whole multipart upload request (all parts and their headers), in bytes. */
+  uploadMaxRequestBytes: number
+  /** Most images stored for one SOS, over its lifetime. */
+  sosImagesMaxFiles: number
+  /** Most image bytes stored for one SOS, over its lifetime. */
+  sosImagesMaxBytes: number
+  /** Images one client IP (not staff) may upload per hour; counted in this process's memory. */
+  uploadIpFilesPerHour: number
+  /** Image bytes one client IP (not staff) may upload per hour; counted in this process's memory. */
+  uploadIpBytesPerHour: number
   /** Login attempts allowed per client IP per minute. */
   loginRateLimitPerMinute: number
   /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
@@ -85,6 +95,10 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>
+
+const KIB = 1024
+const MIB = 1024 * KIB
+const GIB = 1024 * MIB
 
 export class ConfigError extends Error {}
 
@@ -162,6 +176,11 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     mediaUrlTtlSeconds: int(env, 'MEDIA_URL_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
     imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
+    uploadMaxRequestBytes: 0, // derived below unless set
+    sosImagesMaxFiles: int(env, 'SOS_IMAGES_MAX_FILES', 50, 1, 100_000),
+    sosImagesMaxBytes: int(env, 'SOS_IMAGES_MAX_BYTES', 100 * MIB, KIB, 1024 * GIB),
+    uploadIpFilesPerHour: int(env, 'UPLOAD_IP_FILES_PER_HOUR', 100, 1, 10_000_000),
+    uploadIpBytesPerHour: int(env, 'UPLOAD_IP_BYTES_PER_HOUR', 500 * MIB, KIB, 1024 * GIB),
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
@@ -188,5 +207,8 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }
+  // Room for a full request of IMAGE_MAX_FILES images of IMAGE_MAX_BYTES, plus 1 MiB for fields and part headers.
+  config.uploadMaxRequestBytes =
+    overrides.uploadMaxRequestBytes ?? int(env, 'UPLOAD_MAX_REQUEST_BYTES', config.imageMaxFiles * config.imageMaxBytes + MIB, 64 * KIB, 100 * GIB)
   return config
 }

@@ -4,6 +4,9 @@ import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
 
 function send(reply: FastifyReply, status: number, body: Record<string, unknown>) {
+  // An error answered before the whole body has arrived (refused upload, body too large, bad token)
+  // closes the connection: otherwise Node would keep reading and discarding the rest to reuse it.
+  if (!reply.request.raw.complete) reply.header('connection', 'close')
   // Pre-serialized: error bodies have several legacy shapes, so they bypass the routes' response schemas.
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
 }
@@ -26,6 +29,10 @@ function frameworkError(error: FastifyError): AppError | null {
       return new AppError(413, 'payload_too_large', 'Uploaded file is too large.', { status: 'error', message: 'Uploaded file is too large.' })
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new AppError(415, 'unsupported_media_type', 'Expected a multipart/form-data request.', { status: 'error', message: 'Expected a multipart/form-data request.' })
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new AppError(413, 'payload_too_large', 'Too many parts in the multipart request.', { status: 'error', message: 'Too many parts in the multipart request.' })
     default:
       if (status === 429) return new AppError(429, 'throttled', 'Request was throttled.')
       if (error.code?.startsWith('FST_') || status < 500) return new AppError(status, 'bad_request', error.message.slice(0, 300))
