@@ -25,6 +25,7 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
+import httpLimits, { httpServerOptions, type HttpLimitsOptions } from './plugins/http-limits.ts'
 import metricsPlugin from './plugins/metrics.ts'
 import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
@@ -80,8 +81,17 @@ function loggerOptions(config: Config, given: BuildOptions['logger']): FastifySe
 const EXTRA_FILE_PARTS = 50
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const limits: HttpLimitsOptions = {
+    requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
+    longestRequestTimeoutMs: Math.max(config.httpRequestTimeoutSeconds, config.uploadTimeoutSeconds) * 1000,
+    idleTimeoutMs: config.httpIdleTimeoutSeconds * 1000,
+    maxConnections: config.httpMaxConnections,
+    maxConnectionsPerIp: config.httpMaxConnectionsPerIp,
+    trustProxy: config.trustProxy,
+  }
   const app = Fastify({
     logger: loggerOptions(config, options.logger),
+    ...httpServerOptions(limits),
     frameworkErrors,
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: config.trustProxy,
@@ -133,6 +143,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
 
   await app.register(errorHandler)
+  await app.register(httpLimits, limits)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
   await app.register(rateLimitsPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix })
@@ -174,7 +185,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     eventsReplayLimit: config.eventsReplayLimit,
   })
   // Temp files of uploads a crashed process never finished; younger ones may be another node's uploads in progress.
-  await store.sweepIncoming(3600 * 1000)
+  await store.sweepIncoming(Math.max(3600, 2 * config.uploadTimeoutSeconds) * 1000)
   const media = new MediaService({
     db: app.db,
     writer,
@@ -222,6 +233,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     media,
     publicUrl: config.publicUrl,
     maxRequestBytes: config.uploadMaxRequestBytes,
+    receiveTimeoutMs: config.uploadTimeoutSeconds * 1000,
   })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)

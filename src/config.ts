@@ -44,6 +44,16 @@ export interface Config {
   uploadIpFilesPerHour: number
   /** Image bytes one client IP (not staff) may upload per hour; counted in this process's memory. */
   uploadIpBytesPerHour: number
+  /** Time to receive a whole request (after its headers) on every route but the upload; 408 after it. */
+  httpRequestTimeoutSeconds: number
+  /** The same for the upload route, whose bodies are up to `uploadMaxRequestBytes`. */
+  uploadTimeoutSeconds: number
+  /** A request on which nothing is received or sent for this long is closed (Fastify's connectionTimeout). */
+  httpIdleTimeoutSeconds: number
+  /** Open connections to the REST port in all; further ones are closed at once. 0: no cap. */
+  httpMaxConnections: number
+  /** Open connections to the REST port from one peer address (ignored with TRUST_PROXY). 0: no cap. */
+  httpMaxConnectionsPerIp: number
   /** Login attempts allowed per client IP per minute. */
   loginRateLimitPerMinute: number
   /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
@@ -181,6 +191,11 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     sosImagesMaxBytes: int(env, 'SOS_IMAGES_MAX_BYTES', 100 * MIB, KIB, 1024 * GIB),
     uploadIpFilesPerHour: int(env, 'UPLOAD_IP_FILES_PER_HOUR', 100, 1, 10_000_000),
     uploadIpBytesPerHour: int(env, 'UPLOAD_IP_BYTES_PER_HOUR', 500 * MIB, KIB, 1024 * GIB),
+    httpRequestTimeoutSeconds: int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600),
+    uploadTimeoutSeconds: int(env, 'UPLOAD_TIMEOUT_SECONDS', 300, 1, 24 * 3600),
+    httpIdleTimeoutSeconds: int(env, 'HTTP_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+    httpMaxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 0, 10_000_000),
+    httpMaxConnectionsPerIp: int(env, 'HTTP_MAX_CONNECTIONS_PER_IP', 100, 0, 10_000_000),
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),

@@ -1,4 +1,7 @@
 // The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; anything else → a masked 500.
+// Also the errors Node answers before Fastify sees a request (bad request line, huge headers, timeouts).
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.ts'
@@ -9,6 +12,41 @@ function send(reply: FastifyReply, status: number, body: Record<string, unknown>
   if (!reply.request.raw.complete) reply.header('connection', 'close')
   // Pre-serialized: error bodies have several legacy shapes, so they bypass the routes' response schemas.
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+}
+
+/**
+ * Writes a complete `{"detail": …}` error response straight to the socket and closes it: for the
+ * moments Node, not Fastify, holds the connection (no request object yet, or a body that stopped).
+ * Never used once a response has started, as that would corrupt it.
+ */
+export function answerOnSocket(socket: Socket, status: number, detail: string) {
+  if (socket.destroyed) return
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const body = JSON.stringify({ detail })
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  )
+  // A peer that never reads must not keep the socket either.
+  setTimeout(() => socket.destroy(), 2000).unref()
+}
+
+/** Node's parser errors and its own request timeout, in DRF's `{"detail": …}` shape. */
+export function clientErrorAnswer(code: string | undefined): { status: number; detail: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, detail: 'Request header fields too large.' }
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, detail: 'Request chunk extensions too large.' }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, detail: 'The request was not received in time.' }
+    default:
+      return { status: 400, detail: 'Malformed HTTP request.' }
+  }
 }
 
 /** Fastify's own 4xx errors (bad JSON, body too large, wrong content type) in DRF's words. */
@@ -59,7 +97,8 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const known = error instanceof AppError ? error : frameworkError(error)
       if (known) {
-        request.log.info({ code: known.code, status: known.status }, 'request refused')
+        // A connection already closed (a timed-out body, a client that left) gets no answer: say so, not "refused".
+        request.log.info({ code: known.code, status: known.status }, request.raw.socket.destroyed ? 'request abandoned' : 'request refused')
         if (known.retryAfter !== undefined) reply.header('retry-after', String(known.retryAfter))
         return send(reply, known.status, known.body)
       }

@@ -15,6 +15,8 @@ export interface MediaRouteOptions {
   publicUrl: string | undefined
   /** The whole multipart request, in bytes (UPLOAD_MAX_REQUEST_BYTES). */
   maxRequestBytes: number
+  /** Time to receive the whole upload (UPLOAD_TIMEOUT_SECONDS), in ms. */
+  receiveTimeoutMs: number
 }
 
 const ImagesResponse = Type.Object({
@@ -172,6 +174,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
       consumes: ['multipart/form-data'],
       response: mediaErrors({ 201: ImagesResponse }, [400, 404, 413, 415, 429]),
     },
+    config: { receiveTimeoutMs: opts.receiveTimeoutMs },
     handler: async (request, reply) => reply.code(201).send(await receiveUpload(request, media, opts, baseUrl(request))),
   })
 
