@@ -41,12 +41,14 @@ export interface PartialError {
 
 const NOT_AN_IMAGE = 'Upload a valid image. The file you uploaded was either not an image or a corrupted image.'
 
-const statusError = (status: number, message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(status, status === 404 ? 'not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'throttled' : 'validation_error', message, {
-    status: 'error',
+const statusError = (status: number, message: string, extra: Record<string, unknown> = {}, retryAfter?: number) =>
+  new AppError(
+    status,
+    status === 404 ? 'not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'throttled' : 'validation_error',
     message,
-    ...extra,
-  })
+    { status: 'error', message, ...extra },
+    retryAfter,
+  )
 
 /** A file name safe to echo back in an error (no paths, no control characters). */
 function displayName(filename: string): string {
@@ -276,9 +278,8 @@ export class MediaService {
     if (countsForIp) {
       const left = this.ipQuota.remaining(ip)
       if (left.files < 1 || left.bytes < 1) {
-        throw statusError(429, `Upload limit for this address reached (${this.limits.ipFilesPerHour} images, ${this.limits.ipBytesPerHour} bytes per hour).`, {
-          retry_after: left.retryAfterSeconds,
-        })
+        const message = `Upload limit for this address reached (${this.limits.ipFilesPerHour} images, ${this.limits.ipBytesPerHour} bytes per hour).`
+        throw statusError(429, message, { retry_after: left.retryAfterSeconds }, left.retryAfterSeconds)
       }
     }
     return new UploadSession(

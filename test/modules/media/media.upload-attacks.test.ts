@@ -291,6 +291,7 @@ test('per-IP hourly quota (count and bytes) for anonymous and citizen uploads; s
   assert.equal(third.status, 429)
   assert.deepEqual({ ...third.body, retry_after: undefined }, { status: 'error', message: limit, retry_after: undefined })
   assert.ok(third.body.retry_after > 0 && third.body.retry_after <= 3600)
+  assert.equal(third.headers.get('retry-after'), String(third.body.retry_after))
 
   // A dispatcher at the same address (a control room behind one NAT) is not held by it.
   const dispatcher = await createUser(app, 'dispatcher')
