@@ -3,6 +3,7 @@ import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { clientKey } from '../lib/rate-limiter.ts'
 import { answerOnSocket, clientErrorAnswer } from './error-handler.ts'
 
 declare module 'fastify' {
@@ -65,7 +66,8 @@ export default fp(
     if (opts.maxConnectionsPerIp > 0 && !opts.trustProxy) {
       const open = new Map<string, number>()
       server.on('connection', (socket: Socket) => {
-        const ip = socket.remoteAddress ?? ''
+        // Keyed like the rate limits: an IPv6 client by its /64, so it cannot spread over its own addresses.
+        const ip = clientKey(socket.remoteAddress)
         const count = (open.get(ip) ?? 0) + 1
         if (count > opts.maxConnectionsPerIp) {
           // Closed before anything is read, as Node does beyond maxConnections: holding it to answer

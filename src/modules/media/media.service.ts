@@ -6,6 +6,7 @@ import type { Database, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
+import { clientKey } from '../../lib/rate-limiter.ts'
 import { nowIso } from '../../lib/time.ts'
 import { isStaff } from '../auth/auth.service.ts'
 import { hasNoCredential, sosPolicy, type Actor } from '../sos/sos.policy.ts'
@@ -259,7 +260,9 @@ export class MediaService {
    * Decides an upload from its headers and the fields before its first file, before any file byte
    * is read: the SOS must exist, the caller may add to it, and it and the caller's IP have room left.
    */
-  async startUpload(fields: UploadFields, actor: Actor, ip: string): Promise<UploadSession> {
+  async startUpload(fields: UploadFields, actor: Actor, clientIp: string): Promise<UploadSession> {
+    // Keyed as the other per-address limits are: IPv4-mapped as IPv4, IPv6 by its /64.
+    const ip = clientKey(clientIp)
     const sosId = sosIdOf(fields)
     const withToken = !actor.sosToken && fields.sosToken ? { ...actor, sosToken: fields.sosToken } : actor
     // No credential at all is 401 before the lookup, so sequential ids do not reveal which SOS exist.
