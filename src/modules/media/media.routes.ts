@@ -44,17 +44,29 @@ const uploadError = (status: number, code: string, message: string) => new AppEr
 const noop = () => undefined
 
 /**
+ * Form data allowed before the first file part, where the caller is not yet decided. The fields that
+ * may come there (sos_id, sos_token, up to 40 descriptions of 4 KiB) fit many times over; without it,
+ * one huge field would make the server read (and discard) a whole request for an anonymous caller.
+ */
+export const FORM_BEFORE_FILES_MAX_BYTES = 1024 * 1024
+
+/**
  * Watches the raw request of one upload: counts its bytes against the cap (chunked bodies have no
- * Content-Length to check up front) and aborts everything waiting on the upload when it is passed.
+ * Content-Length to check up front), and against FORM_BEFORE_FILES_MAX_BYTES until the first file,
+ * and aborts everything waiting on the upload when either is passed.
  */
 class UploadGuard {
   private readonly controller = new AbortController()
   private readonly raw: IncomingMessage
   private readonly max: number
   private received = 0
+  private filesBegun = false
   private readonly onData = (chunk: Buffer) => {
     this.received += chunk.length
     if (this.received > this.max) this.fail(uploadError(413, 'payload_too_large', `The upload is larger than the ${this.max} byte limit.`))
+    else if (!this.filesBegun && this.received > FORM_BEFORE_FILES_MAX_BYTES) {
+      this.fail(uploadError(413, 'payload_too_large', `More than ${FORM_BEFORE_FILES_MAX_BYTES} bytes of form data before the first file.`))
+    }
   }
 
   /** Call right after request.parts(): that pipes the request, and a 'data' listener added before it would take bytes from the parser. */
@@ -66,6 +78,11 @@ class UploadGuard {
 
   get signal(): AbortSignal {
     return this.controller.signal
+  }
+
+  /** The first file part has begun: from here on only the whole-request cap counts. */
+  beginFiles() {
+    this.filesBegun = true
   }
 
   /** Why the upload was stopped, if it was. */
@@ -141,7 +158,10 @@ async function receiveUpload(request: FastifyRequest, media: MediaService, opts:
         else if (!session && part.fieldname === 'sos_token') fields.sosToken = value
         continue
       }
-      session ??= await guard.race(media.startUpload(fields, request.actor, request.ip))
+      if (!session) {
+        guard.beginFiles()
+        session = await guard.race(media.startUpload(fields, request.actor, request.ip))
+      }
       if (part.fieldname === 'images' || part.fieldname === 'image') await session.receive(part.filename ?? '', part.file, guard.signal)
       else await drain(part.file, guard.signal)
     }

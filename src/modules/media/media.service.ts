@@ -87,7 +87,7 @@ export class UploadSession {
   private readonly ip: string
   private readonly countsForIp: boolean
   private readonly accepted: Accepted[] = []
-  private readonly errors: Array<PartialError & { index: number }> = []
+  private readonly refusals: Array<PartialError & { index: number }> = []
   private parts = 0
   /** What this SOS may still take, from its quota use when the upload began, less what this request accepted. */
   private sosFilesLeft: number
@@ -105,12 +105,8 @@ export class UploadSession {
     this.sosBytesLeft = init.sosBytesLeft
   }
 
-  get imageParts(): number {
-    return this.parts
-  }
-
   private refuse(index: number, filename: string, error: string) {
-    this.errors.push({ index, file: displayName(filename), error })
+    this.refusals.push({ index, file: displayName(filename), error })
   }
 
   /** Reads one image part to its end; it is kept only if it is an image within every limit. */
@@ -201,6 +197,8 @@ export class UploadSession {
         )
         return { rows, over }
       })
+      // Committed files are no longer this request's to delete, whatever happens next.
+      this.accepted.splice(0, this.accepted.length, ...over)
       for (const file of over) this.refuse(file.index, file.name, this.sosQuotaMessage())
       await this.drop(over)
       if (rows.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: this.partialErrors() })
@@ -235,7 +233,7 @@ export class UploadSession {
   }
 
   private partialErrors(): PartialError[] {
-    return this.errors.sort((a, b) => a.index - b.index).map(({ file, error }) => ({ file, error }))
+    return this.refusals.sort((a, b) => a.index - b.index).map(({ file, error }) => ({ file, error }))
   }
 }
 

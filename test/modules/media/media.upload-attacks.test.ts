@@ -125,6 +125,13 @@ test('a wrong token, another SOS, an unknown SOS: refused before the files are r
     assert.equal(answer.headers.connection, 'close', name)
   }
 
+  // One huge field before any file (busboy would read and discard it whole): refused after 1 MiB.
+  const bigField = multipartStream([['sos_id', String(sos.sos_id)], ['descriptions', 'x'.repeat(30 * MIB)]], [{ filename: 'a.png', size: 1024 }])
+  const fieldAnswer = await rawRequest(apiUrl, uploadHead(bigField.boundary, bigField.length), bigField.chunks, 30_000)
+  assert.equal(fieldAnswer.status, 413)
+  assert.deepEqual(JSON.parse(fieldAnswer.body), { status: 'error', message: 'More than 1048576 bytes of form data before the first file.' })
+  assert.equal(fieldAnswer.finishedSending, false)
+
   // The body sos_token only counts before the first file: after it, it cannot authorize what was already arriving.
   const late = multipart({ sos_id: String(sos.sos_id) }, [{ filename: 'a.png', data: IMAGES.png }])
   const tail = Buffer.from(`--${late.headers['content-type'].split('boundary=')[1]}--\r\n`)
