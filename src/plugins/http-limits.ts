@@ -85,12 +85,22 @@ export default fp(
     }
 
     // Idle (connectionTimeout) and keep-alive timeouts land here; with a listener Node leaves closing to us.
+    // What "idle" means depends on who is quiet: a client that stopped sending its request, or stopped
+    // reading its answer, is closed; a server that is still working on an answer (a slow database) or a
+    // stream with nothing to say yet (a live feed between events) is not cut off.
     server.on('timeout', (socket: Socket) => {
       const response = (socket as TrackedSocket)[kResponse]
-      if (response && !response.headersSent && !response.req.complete) {
-        app.log.info({ status: 408 }, 'request body stalled')
-        answerOnSocket(socket, 408, TIMEOUT_DETAIL)
-      } else socket.destroy()
+      if (!response) {
+        socket.destroy() // between requests (keep-alive): as Node does
+      } else if (!response.headersSent) {
+        if (!response.req.complete) {
+          app.log.info({ status: 408 }, 'request body stalled')
+          answerOnSocket(socket, 408, TIMEOUT_DETAIL)
+        }
+      } else if (socket.writableLength > 0 || response.writableLength > 0) {
+        app.log.info('client stopped reading its answer')
+        socket.destroy()
+      }
     })
 
     // A request that arrives on an open keep-alive connection while the server shuts down goes elsewhere.

@@ -159,6 +159,44 @@ test('an upload gets its longer time: a slow but steady upload within UPLOAD_TIM
   assert.match(text, /^HTTP\/1\.1 201 /, text)
 })
 
+test('a client that stops reading its answer (a large image) is closed by the idle timeout', async (t) => {
+  const { app, apiUrl } = await buildTestApp(t, { httpIdleTimeoutSeconds: 1, imageMaxBytes: 32 * 1024 * 1024 })
+  const sos = await createSos(app)
+  // A valid 24 MiB PNG (a large tEXt chunk): far more than the socket buffers hold.
+  const text = Buffer.concat([Buffer.from('tEXtComment\0'), Buffer.alloc(24 * 1024 * 1024, 0x61)])
+  let c = ~0
+  for (const byte of text) {
+    c ^= byte
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  }
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(text.length - 4)
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(~c >>> 0)
+  const png = Buffer.concat([IMAGES.png.subarray(0, 33), length, text, crc, IMAGES.png.subarray(33)])
+  const form = new FormData()
+  form.append('sos_id', String(sos.sos_id))
+  form.append('images', new Blob([new Uint8Array(png)]), 'big.png')
+  const uploaded = await fetch(`${apiUrl}/api/upload-sos-images/`, { method: 'POST', body: form, headers: { 'x-sos-token': sos.sos_token } })
+  assert.equal(uploaded.status, 201)
+  const link = new URL(((await uploaded.json()) as { uploaded_images: Array<{ image_url: string }> }).uploaded_images[0].image_url)
+
+  const serverSockets: net.Socket[] = []
+  app.server.on('connection', (socket: net.Socket) => serverSockets.push(socket))
+  const connections = rawConnections(apiUrl)
+  try {
+    const { socket } = await connections.open()
+    socket.pause() // reads nothing: the answer backs up in the server's buffers
+    socket.write(`GET ${link.pathname}${link.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+    const deadline = Date.now() + 6000
+    while (!serverSockets[0]?.destroyed && Date.now() < deadline) await sleep(100)
+    assert.equal(serverSockets.length, 1)
+    assert.equal(serverSockets[0].destroyed, true, 'the server gave up on a reader that stopped reading')
+  } finally {
+    connections.destroyAll()
+  }
+})
+
 test('Node-level errors use the {detail} shape: a malformed request line (400) and oversized headers (431)', async (t) => {
   const { apiUrl } = await buildTestApp(t)
   const garbage = await rawRequest(apiUrl, 'NOT-HTTP \x01\x02\r\n\r\n')
