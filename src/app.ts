@@ -27,6 +27,7 @@ import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
+import httpLimits, { httpServerOptions, type HttpLimitsOptions } from './plugins/http-limits.ts'
 import metricsPlugin, { createMetrics } from './plugins/metrics.ts'
 import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
@@ -79,9 +80,24 @@ function loggerOptions(config: Config, given: BuildOptions['logger']): FastifySe
   }
 }
 
+/**
+ * Extra file parts (beyond IMAGE_MAX_FILES) are read and reported one by one; past this many more the
+ * whole request is refused, so one request cannot make a partial_errors list of thousands.
+ */
+const EXTRA_FILE_PARTS = 50
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const limits: HttpLimitsOptions = {
+    requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
+    longestRequestTimeoutMs: Math.max(config.httpRequestTimeoutSeconds, config.uploadTimeoutSeconds) * 1000,
+    idleTimeoutMs: config.httpIdleTimeoutSeconds * 1000,
+    maxConnections: config.httpMaxConnections,
+    maxConnectionsPerIp: config.httpMaxConnectionsPerIp,
+    trustProxy: config.trustProxy,
+  }
   const app = Fastify({
     logger: loggerOptions(config, options.logger),
+    ...httpServerOptions(limits),
     frameworkErrors,
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: config.trustProxy,
@@ -147,6 +163,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const outageLog = new Throttle(10_000)
 
   await app.register(errorHandler, { outageLog })
+  await app.register(httpLimits, limits)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(dbPlugin, {
     databaseUrl: config.databaseUrl,
@@ -160,7 +177,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(rateLimitsPlugin)
   await app.register(multipart, {
     throwFileSizeLimit: false,
-    limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
+    // The upload route enforces IMAGE_MAX_BYTES and IMAGE_MAX_FILES itself (refusing file by file);
+    // these parser limits are the backstop one byte / EXTRA_FILE_PARTS parts beyond them.
+    limits: {
+      fileSize: config.imageMaxBytes + 1,
+      files: config.imageMaxFiles + EXTRA_FILE_PARTS,
+      fields: 40,
+      fieldSize: 4096,
+      parts: config.imageMaxFiles + EXTRA_FILE_PARTS + 40,
+      headerPairs: 100,
+    },
   })
 
   const publisher = new RealtimePublisher({ emitted: instruments.eventEmitted, revoked: instruments.socketsRevoked })
@@ -189,7 +215,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     locationRules: { batchMax: config.locationBatchMax, clockSkewSeconds: config.locationClockSkewSeconds },
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   })
-  const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
+  // Temp files of uploads a crashed process never finished; younger ones may be another node's uploads in progress.
+  await store.sweepIncoming(Math.max(3600, 2 * config.uploadTimeoutSeconds) * 1000)
+  const media = new MediaService({
+    db: app.db,
+    writer,
+    store,
+    sos,
+    limits: {
+      maxBytes: config.imageMaxBytes,
+      maxFiles: config.imageMaxFiles,
+      sosMaxFiles: config.sosImagesMaxFiles,
+      sosMaxBytes: config.sosImagesMaxBytes,
+      ipFilesPerHour: config.uploadIpFilesPerHour,
+      ipBytesPerHour: config.uploadIpBytesPerHour,
+    },
+  })
   const units = new UnitsService({
     db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
     positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
@@ -231,7 +272,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     publicUrl: config.publicUrl,
   })
   await app.register(sosRoutes, { sos, publicUrl: config.publicUrl, locationBatchMax: config.locationBatchMax })
-  await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
+  await app.register(mediaRoutes, {
+    media,
+    publicUrl: config.publicUrl,
+    maxRequestBytes: config.uploadMaxRequestBytes,
+    receiveTimeoutMs: config.uploadTimeoutSeconds * 1000,
+  })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)
 

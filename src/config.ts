@@ -38,8 +38,28 @@ export interface Config {
   mediaUrlTtlSeconds: number
   /** Largest accepted image, in bytes. */
   imageMaxBytes: number
-  /** Most images in one upload request. */
+  /** Most images in one upload request; files after these are reported in `partial_errors`. */
   imageMaxFiles: number
+  /** Largest whole multipart upload request (all parts and their headers), in bytes. */
+  uploadMaxRequestBytes: number
+  /** Most images stored for one SOS, over its lifetime. */
+  sosImagesMaxFiles: number
+  /** Most image bytes stored for one SOS, over its lifetime. */
+  sosImagesMaxBytes: number
+  /** Images one client IP (not staff) may upload per hour; counted in this process's memory. */
+  uploadIpFilesPerHour: number
+  /** Image bytes one client IP (not staff) may upload per hour; counted in this process's memory. */
+  uploadIpBytesPerHour: number
+  /** Time to receive a whole request (after its headers) on every route but the upload; 408 after it. */
+  httpRequestTimeoutSeconds: number
+  /** The same for the upload route, whose bodies are up to `uploadMaxRequestBytes`. */
+  uploadTimeoutSeconds: number
+  /** A request on which nothing is received or sent for this long is closed (Fastify's connectionTimeout). */
+  httpIdleTimeoutSeconds: number
+  /** Open connections to the REST port in all; further ones are closed at once. 0: no cap. */
+  httpMaxConnections: number
+  /** Open connections to the REST port from one peer address (ignored with TRUST_PROXY). 0: no cap. */
+  httpMaxConnectionsPerIp: number
   /** Login attempts allowed per client IP per minute. */
   loginRateLimitPerMinute: number
   /** Registrations (POST /auth/users/) allowed per client IP per minute; admins are exempt. */
@@ -99,6 +119,10 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>
+
+const KIB = 1024
+const MIB = 1024 * KIB
+const GIB = 1024 * MIB
 
 export class ConfigError extends Error {}
 
@@ -179,6 +203,16 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     mediaUrlTtlSeconds: int(env, 'MEDIA_URL_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
     imageMaxBytes: int(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     imageMaxFiles: int(env, 'IMAGE_MAX_FILES', 10, 1, 100),
+    uploadMaxRequestBytes: 0, // derived below unless set
+    sosImagesMaxFiles: int(env, 'SOS_IMAGES_MAX_FILES', 50, 1, 100_000),
+    sosImagesMaxBytes: int(env, 'SOS_IMAGES_MAX_BYTES', 100 * MIB, KIB, 1024 * GIB),
+    uploadIpFilesPerHour: int(env, 'UPLOAD_IP_FILES_PER_HOUR', 100, 1, 10_000_000),
+    uploadIpBytesPerHour: int(env, 'UPLOAD_IP_BYTES_PER_HOUR', 500 * MIB, KIB, 1024 * GIB),
+    httpRequestTimeoutSeconds: int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600),
+    uploadTimeoutSeconds: int(env, 'UPLOAD_TIMEOUT_SECONDS', 300, 1, 24 * 3600),
+    httpIdleTimeoutSeconds: int(env, 'HTTP_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+    httpMaxConnections: int(env, 'HTTP_MAX_CONNECTIONS', 10_000, 0, 10_000_000),
+    httpMaxConnectionsPerIp: int(env, 'HTTP_MAX_CONNECTIONS_PER_IP', 100, 0, 10_000_000),
     loginRateLimitPerMinute: int(env, 'LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 1_000_000),
     registrationRateLimitPerMinute: int(env, 'REGISTRATION_RATE_LIMIT_PER_MINUTE', 10, 1, 1_000_000),
     sosCreateRateLimitPerMinute: int(env, 'SOS_CREATE_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
@@ -209,5 +243,8 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     ...overrides,
   }
+  // Room for a full request of IMAGE_MAX_FILES images of IMAGE_MAX_BYTES, plus 1 MiB for fields and part headers.
+  config.uploadMaxRequestBytes =
+    overrides.uploadMaxRequestBytes ?? int(env, 'UPLOAD_MAX_REQUEST_BYTES', config.imageMaxFiles * config.imageMaxBytes + MIB, 64 * KIB, 100 * GIB)
   return config
 }

@@ -1,13 +1,54 @@
 // The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; a database outage → 503
-// "try again" with Retry-After; anything else → a masked 500.
+// "try again" with Retry-After; anything else → a masked 500. Also the errors Node answers before Fastify
+// sees a request (bad request line, huge headers, timeouts).
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, knownError } from '../errors.ts'
 import type { Throttle } from '../lib/throttle.ts'
 
 function send(reply: FastifyReply, status: number, body: Record<string, unknown>) {
+  // An error answered before the whole body has arrived (refused upload, body too large, bad token)
+  // closes the connection: otherwise Node would keep reading and discarding the rest to reuse it.
+  if (!reply.request.raw.complete) reply.header('connection', 'close')
   // Pre-serialized: error bodies have several legacy shapes, so they bypass the routes' response schemas.
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+}
+
+/**
+ * Writes a complete `{"detail": …}` error response straight to the socket and closes it: for the
+ * moments Node, not Fastify, holds the connection (no request object yet, or a body that stopped).
+ * Never used once a response has started, as that would corrupt it.
+ */
+export function answerOnSocket(socket: Socket, status: number, detail: string) {
+  if (socket.destroyed) return
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const body = JSON.stringify({ detail })
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  )
+  // A peer that never reads must not keep the socket either.
+  setTimeout(() => socket.destroy(), 2000).unref()
+}
+
+/** Node's parser errors and its own request timeout, in DRF's `{"detail": …}` shape. */
+export function clientErrorAnswer(code: string | undefined): { status: number; detail: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, detail: 'Request header fields too large.' }
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, detail: 'Request chunk extensions too large.' }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, detail: 'The request was not received in time.' }
+    default:
+      return { status: 400, detail: 'Malformed HTTP request.' }
+  }
 }
 
 /** Fastify's own 4xx errors (bad JSON, body too large, wrong content type) in DRF's words. */
@@ -28,6 +69,10 @@ function frameworkError(error: FastifyError): AppError | null {
       return new AppError(413, 'payload_too_large', 'Uploaded file is too large.', { status: 'error', message: 'Uploaded file is too large.' })
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new AppError(415, 'unsupported_media_type', 'Expected a multipart/form-data request.', { status: 'error', message: 'Expected a multipart/form-data request.' })
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new AppError(413, 'payload_too_large', 'Too many parts in the multipart request.', { status: 'error', message: 'Too many parts in the multipart request.' })
     default:
       if (status === 429) return new AppError(429, 'throttled', 'Request was throttled.')
       if (error.code?.startsWith('FST_') || status < 500) return new AppError(status, 'bad_request', error.message.slice(0, 300))
@@ -54,7 +99,8 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const known = knownError(error) ?? frameworkError(error)
       if (known) {
-        request.log.info({ code: known.code, status: known.status }, 'request refused')
+        // A connection already closed (a timed-out body, a client that left) gets no answer: say so, not "refused".
+        request.log.info({ code: known.code, status: known.status }, request.raw.socket.destroyed ? 'request abandoned' : 'request refused')
         // An outage fails every request: one warning (with the driver's error) per interval, not one each.
         if (known.status === 503) opts.outageLog.run((skipped) => request.log.warn({ err: error, skipped }, 'database unavailable: requests are answered 503 (this line repeats at most every 10 s)'))
         if (known.retryAfter !== undefined) reply.header('retry-after', String(known.retryAfter))

@@ -45,15 +45,29 @@ export async function createSos(app: FastifyInstance, body: Record<string, unkno
   return res.json()
 }
 
-/** Smallest valid files of each accepted type (their magic bytes are what the server checks). */
+/**
+ * Smallest complete files of each accepted type (the server walks their whole structure): each is a
+ * real 1×1 image that decodes in a browser. JPEG: baseline grayscale, built by hand (SOI, DQT, SOF0,
+ * one-code DC and AC Huffman tables, SOS, one entropy byte, EOI). PNG: one RGBA pixel, real CRCs and
+ * zlib stream. GIF: 1×1 GIF89a. WebP: a lossy (VP8) 1×1 key frame.
+ */
 export const IMAGES = {
   png: Buffer.from(
-    '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d4a1d10000000049454e44ae426082',
+    '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63b82997fc1f000588025a7ba50efb0000000049454e44ae426082',
     'hex',
   ),
-  jpg: Buffer.from('ffd8ffe000104a46494600010100000100010000ffdb004300' + '08'.repeat(64) + 'ffd9', 'hex'),
+  jpg: Buffer.from(
+    'ffd8' +
+      'ffdb004300' + '01'.repeat(64) +
+      'ffc0000b080001000101011100' +
+      'ffc4001400' + '01' + '00'.repeat(15) + '00' +
+      'ffc4001410' + '01' + '00'.repeat(15) + '00' +
+      'ffda000801010000003f00' + '3f' +
+      'ffd9',
+    'hex',
+  ),
   gif: Buffer.from('474946383961010001000000002c00000000010001000002024401003b', 'hex'),
-  webp: Buffer.concat([Buffer.from('RIFF'), Buffer.from([26, 0, 0, 0]), Buffer.from('WEBPVP8L'), Buffer.alloc(14)]),
+  webp: Buffer.from('UklGRiIAAABXRUJQVlA4IBYAAAAwAQCdASoBAAEADsD+JaQAA3AAAAAA', 'base64'),
 }
 
 /** A multipart body built by hand (no extra dependency), for app.inject. */

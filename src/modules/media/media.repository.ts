@@ -23,3 +23,24 @@ export async function getOrCreateSetting(db: Db, key: string, candidate: string)
   const row = await db.selectFrom('app_settings').select('value').where('key', '=', key).executeTakeFirstOrThrow()
   return row.value
 }
+
+/** How many images an SOS has, and their bytes (its quota use). */
+export async function imageUsage(db: Db, sosId: number): Promise<{ files: number; bytes: number }> {
+  const row = await db
+    .selectFrom('sos_images')
+    .select((eb) => [eb.fn.countAll<string | number>().as('files'), eb.fn.sum<string | number | null>('size_bytes').as('bytes')])
+    .where('sos_request_id', '=', sosId)
+    .executeTakeFirstOrThrow()
+  // PostgreSQL returns count/sum as strings (bigint/numeric).
+  return { files: Number(row.files), bytes: Number(row.bytes ?? 0) }
+}
+
+/**
+ * Takes the SOS row's write lock for the rest of the transaction (a no-op update), so concurrent
+ * uploads to one SOS check its quota one after the other on PostgreSQL; SQLite writes are serialized
+ * anyway. False when the SOS no longer exists.
+ */
+export async function lockSos(db: Db, sosId: number): Promise<boolean> {
+  const result = await db.updateTable('sos_requests').set((eb) => ({ id: eb.ref('id') })).where('id', '=', sosId).executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
+}

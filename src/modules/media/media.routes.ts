@@ -1,15 +1,22 @@
-// HTTP routes for SOS images: multipart upload, listing, and the media files themselves.
+// HTTP routes for SOS images: multipart upload (decided before the files are read, streamed to disk), listing, and the media files themselves.
 import fs from 'node:fs'
+import type { IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.ts'
 import { baseUrlOf } from '../../lib/base-url.ts'
 import { TOKEN_OR_SOS_SECURITY, withErrors } from '../../lib/schemas.ts'
-import type { MediaService, UploadForm } from './media.service.ts'
+import type { MediaService, UploadFields, UploadSession } from './media.service.ts'
 
 export interface MediaRouteOptions {
   media: MediaService
   publicUrl: string | undefined
+  /** The whole multipart request, in bytes (UPLOAD_MAX_REQUEST_BYTES). */
+  maxRequestBytes: number
+  /** Time to receive the whole upload (UPLOAD_TIMEOUT_SECONDS), in ms. */
+  receiveTimeoutMs: number
 }
 
 const ImagesResponse = Type.Object({
@@ -33,36 +40,143 @@ const mediaErrors = (success: Record<number, TSchema>, codes: number[]) => {
   return responses
 }
 
-/** Reads the whole multipart form: fields may arrive after the files, so files are buffered (size-capped). */
-async function readForm(request: FastifyRequest): Promise<UploadForm> {
-  if (!request.isMultipart()) {
-    throw new AppError(415, 'unsupported_media_type', 'Expected a multipart/form-data request.', { status: 'error', message: 'Expected a multipart/form-data request.' })
+const uploadError = (status: number, code: string, message: string) => new AppError(status, code, message, { status: 'error', message })
+const noop = () => undefined
+
+/**
+ * Form data allowed before the first file part, where the caller is not yet decided. The fields that
+ * may come there (sos_id, sos_token, up to 40 descriptions of 4 KiB) fit many times over; without it,
+ * one huge field would make the server read (and discard) a whole request for an anonymous caller.
+ */
+export const FORM_BEFORE_FILES_MAX_BYTES = 1024 * 1024
+
+/**
+ * Watches the raw request of one upload: counts its bytes against the cap (chunked bodies have no
+ * Content-Length to check up front), and against FORM_BEFORE_FILES_MAX_BYTES until the first file,
+ * and aborts everything waiting on the upload when either is passed.
+ */
+class UploadGuard {
+  private readonly controller = new AbortController()
+  private readonly raw: IncomingMessage
+  private readonly max: number
+  private received = 0
+  private filesBegun = false
+  private readonly onData = (chunk: Buffer) => {
+    this.received += chunk.length
+    if (this.received > this.max) this.fail(uploadError(413, 'payload_too_large', `The upload is larger than the ${this.max} byte limit.`))
+    else if (!this.filesBegun && this.received > FORM_BEFORE_FILES_MAX_BYTES) {
+      this.fail(uploadError(413, 'payload_too_large', `More than ${FORM_BEFORE_FILES_MAX_BYTES} bytes of form data before the first file.`))
+    }
   }
-  const form: UploadForm = { sosId: undefined, descriptions: [], sosToken: undefined, files: [] }
+
+  /** Call right after request.parts(): that pipes the request, and a 'data' listener added before it would take bytes from the parser. */
+  constructor(raw: IncomingMessage, max: number) {
+    this.raw = raw
+    this.max = max
+    raw.on('data', this.onData)
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  /** The first file part has begun: from here on only the whole-request cap counts. */
+  beginFiles() {
+    this.filesBegun = true
+  }
+
+  /** Why the upload was stopped, if it was. */
+  get reason(): AppError | undefined {
+    return this.signal.aborted ? (this.signal.reason as AppError) : undefined
+  }
+
+  private fail(error: AppError) {
+    if (this.signal.aborted) return
+    this.dispose()
+    // Stop reading: the answer goes out with Connection: close, so the rest of the body is never read.
+    this.raw.pause()
+    this.controller.abort(error)
+  }
+
+  /** `promise`, unless the upload is aborted first. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(noop) // a parser that fails after we stopped listening must not be an unhandled rejection
+    if (this.signal.aborted) return Promise.reject(this.signal.reason)
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(this.signal.reason)
+      this.signal.addEventListener('abort', onAbort, { once: true })
+      promise.then(
+        (value) => {
+          this.signal.removeEventListener('abort', onAbort)
+          resolve(value)
+        },
+        (error) => {
+          this.signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  dispose() {
+    this.raw.removeListener('data', this.onData)
+  }
+}
+
+/** Reads a part the upload does not keep (another field name) to its end, so the parser reaches the next one. */
+async function drain(source: Readable, signal: AbortSignal) {
+  source.resume()
+  await finished(source, { signal })
+}
+
+/**
+ * Reads the multipart form in order. Who is uploading is decided at the first file part, from the
+ * headers and the fields before it, so a refused caller's files are never read; `sos_id` and
+ * `sos_token` after that point cannot change the decision. Image parts stream to temp files one at a
+ * time; `descriptions` may come before or after the files.
+ */
+async function receiveUpload(request: FastifyRequest, media: MediaService, opts: MediaRouteOptions, baseUrl: string) {
+  if (!request.isMultipart()) throw uploadError(415, 'unsupported_media_type', 'Expected a multipart/form-data request.')
+  const declared = Number(request.headers['content-length'])
+  if (Number.isFinite(declared) && declared > opts.maxRequestBytes) {
+    throw uploadError(413, 'payload_too_large', `The upload is larger than the ${opts.maxRequestBytes} byte limit.`)
+  }
+  const fields: UploadFields = { sosId: undefined, sosToken: undefined }
+  const descriptions: string[] = []
+  let session: UploadSession | undefined
+  const parts = request.parts()
+  const guard = new UploadGuard(request.raw, opts.maxRequestBytes)
   try {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        if (part.fieldname !== 'images' && part.fieldname !== 'image') {
-          part.file.resume()
-          continue
-        }
-        const bytes = await part.toBuffer()
-        form.files.push({ filename: part.filename ?? '', bytes, truncated: part.file.truncated })
+    for (;;) {
+      const step = await guard.race(parts.next())
+      if (step.done) break
+      const part = step.value
+      if (part.type === 'field') {
+        const value = typeof part.value === 'string' ? part.value : String(part.value)
+        if (part.fieldname === 'descriptions' || part.fieldname === 'description') descriptions.push(value)
+        else if (!session && part.fieldname === 'sos_id') fields.sosId = value
+        else if (!session && part.fieldname === 'sos_token') fields.sosToken = value
         continue
       }
-      const value = typeof part.value === 'string' ? part.value : String(part.value)
-      if (part.fieldname === 'sos_id') form.sosId = value
-      else if (part.fieldname === 'descriptions' || part.fieldname === 'description') form.descriptions.push(value)
-      else if (part.fieldname === 'sos_token') form.sosToken = value
+      if (!session) {
+        guard.beginFiles()
+        session = await guard.race(media.startUpload(fields, request.actor, request.ip))
+      }
+      if (part.fieldname === 'images' || part.fieldname === 'image') await session.receive(part.filename ?? '', part.file, guard.signal)
+      else await drain(part.file, guard.signal)
     }
   } catch (error) {
-    // The multipart plugin's own limit errors carry a 4xx status; the parser's (no boundary, body cut
-    // short) are plain Errors, yet they are the client's malformed body, not a server fault.
-    if (error instanceof AppError || typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error
-    const message = 'Malformed multipart/form-data request.'
-    throw new AppError(400, 'parse_error', message, { status: 'error', message })
+    await session?.abort()
+    if (guard.reason) throw guard.reason
+    // The multipart plugin's limit errors carry a 4xx status, disk errors a syscall (a server fault,
+    // masked as a 500); the parser's own (no boundary, body cut short) are the client's malformed body.
+    if (error instanceof AppError || typeof (error as { statusCode?: unknown }).statusCode === 'number' || (error as { syscall?: unknown }).syscall) throw error
+    throw uploadError(400, 'parse_error', 'Malformed multipart/form-data request.')
+  } finally {
+    guard.dispose()
   }
-  return form
+  if (!session) throw media.formWithoutFiles(fields)
+  return session.commit(descriptions, baseUrl)
 }
 
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions) {
@@ -73,12 +187,15 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
     schema: {
       tags: ['media'],
       summary: 'Upload images for an SOS (multipart: sos_id, images[], descriptions[])',
-      description: 'JPEG, PNG, GIF or WebP, judged by their bytes. The i-th `descriptions` value describes the i-th file.',
+      description:
+        'JPEG, PNG, GIF or WebP, judged by their structure. `sos_id` (and a body `sos_token`) must come before the first file: ' +
+        'the caller is decided there, before any file is read. The i-th `descriptions` value describes the i-th file.',
       security: TOKEN_OR_SOS_SECURITY,
       consumes: ['multipart/form-data'],
-      response: mediaErrors({ 201: ImagesResponse }, [400, 404, 413, 415]),
+      response: mediaErrors({ 201: ImagesResponse }, [400, 404, 413, 415, 429]),
     },
-    handler: async (request, reply) => reply.code(201).send(await media.upload(await readForm(request), request.actor, baseUrl(request))),
+    config: { receiveTimeoutMs: opts.receiveTimeoutMs },
+    handler: async (request, reply) => reply.code(201).send(await receiveUpload(request, media, opts, baseUrl(request))),
   })
 
   app.get('/api/get-sos-images/:id/', {

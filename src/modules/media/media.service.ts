@@ -1,35 +1,240 @@
-// SOS images: upload (judged by bytes, size-capped, stored durably), listing, and access to the files.
+// SOS images: uploads (caller decided before any file byte is read, streamed to disk, judged by structure, within quotas), listing, and access to the files.
+import type { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type { Kysely } from 'kysely'
-import type { Database } from '../../db/schema.ts'
+import type { Database, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
 import { AppError, errors } from '../../errors.ts'
 import { parseId } from '../../lib/fields.ts'
+import { clientKey } from '../../lib/rate-limiter.ts'
 import { nowIso } from '../../lib/time.ts'
+import { isStaff } from '../auth/auth.service.ts'
 import { hasNoCredential, sosPolicy, type Actor } from '../sos/sos.policy.ts'
 import { refuse, type ImageDto, type RequestContext, type SosService } from '../sos/sos.service.ts'
+import { checkImage, type ImageInfo } from './media.formats.ts'
 import * as repo from './media.repository.ts'
-import { CONTENT_TYPES, MEDIA_FILE_RE, sniffImage, type MediaStore } from './media.store.ts'
+import { HourlyUploadQuota } from './media.quota.ts'
+import { CONTENT_TYPES, MEDIA_FILE_RE, type IncomingFile, type MediaStore } from './media.store.ts'
 
-export interface UploadedFile {
-  filename: string
-  bytes: Buffer
-  /** True when the file was cut at the size limit. */
-  truncated: boolean
-}
-
-export interface UploadForm {
+/** The form fields that came before the first file: the only ones that may decide who is uploading. */
+export interface UploadFields {
   sosId: string | undefined
-  descriptions: string[]
   sosToken: string | undefined
-  files: UploadedFile[]
 }
 
-const statusError = (status: number, message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(status, status === 404 ? 'not_found' : 'validation_error', message, { status: 'error', message, ...extra })
+export interface UploadLimits {
+  /** One image, in bytes (IMAGE_MAX_BYTES). */
+  maxBytes: number
+  /** Images per request (IMAGE_MAX_FILES); more are reported in partial_errors. */
+  maxFiles: number
+  /** Images and bytes one SOS may hold (SOS_IMAGES_MAX_FILES / _BYTES). */
+  sosMaxFiles: number
+  sosMaxBytes: number
+  /** Images and bytes one client IP (not staff) may upload per hour (UPLOAD_IP_FILES_PER_HOUR / _BYTES_PER_HOUR). */
+  ipFilesPerHour: number
+  ipBytesPerHour: number
+}
+
+export interface PartialError {
+  file: string
+  error: string
+}
+
+const NOT_AN_IMAGE = 'Upload a valid image. The file you uploaded was either not an image or a corrupted image.'
+
+const statusError = (status: number, message: string, extra: Record<string, unknown> = {}, retryAfter?: number) =>
+  new AppError(
+    status,
+    status === 404 ? 'not_found' : status === 413 ? 'payload_too_large' : status === 429 ? 'throttled' : 'validation_error',
+    message,
+    { status: 'error', message, ...extra },
+    retryAfter,
+  )
 
 /** A file name safe to echo back in an error (no paths, no control characters). */
 function displayName(filename: string): string {
   return (filename.split(/[\\/]/).pop() ?? '').replace(/[^\w.\- ]/g, '_').slice(0, 100) || 'file'
+}
+
+function sosIdOf(fields: UploadFields): number {
+  const raw = fields.sosId?.trim()
+  if (!raw) throw statusError(400, 'SOS ID is required')
+  const id = parseId(raw)
+  if (id === undefined) throw statusError(400, 'SOS ID must be a positive integer')
+  return id
+}
+
+interface Accepted extends ImageInfo {
+  /** Position among the request's image parts: the i-th `descriptions` value belongs to it. */
+  index: number
+  name: string
+  file: IncomingFile
+  size: number
+  /** The per-IP window this file was counted in; null when the uploader is staff (not counted). */
+  ipWindow: number | null
+  /** Set once the file has been moved into place. */
+  path?: string
+}
+
+/**
+ * One upload request, after its caller was allowed: receives its image parts one at a time, keeps
+ * the ones that are images and fit the limits, and stores them in one transaction. Every temp or
+ * moved file is deleted again unless its row was committed.
+ */
+export class UploadSession {
+  private readonly deps: { store: MediaStore; writer: Writer; ipQuota: HourlyUploadQuota; limits: UploadLimits }
+  private readonly sos: SosRow
+  private readonly ip: string
+  private readonly countsForIp: boolean
+  private readonly accepted: Accepted[] = []
+  private readonly refusals: Array<PartialError & { index: number }> = []
+  private parts = 0
+  /** What this SOS may still take, from its quota use when the upload began, less what this request accepted. */
+  private sosFilesLeft: number
+  private sosBytesLeft: number
+
+  constructor(
+    deps: UploadSession['deps'],
+    init: { sos: SosRow; ip: string; countsForIp: boolean; sosFilesLeft: number; sosBytesLeft: number },
+  ) {
+    this.deps = deps
+    this.sos = init.sos
+    this.ip = init.ip
+    this.countsForIp = init.countsForIp
+    this.sosFilesLeft = init.sosFilesLeft
+    this.sosBytesLeft = init.sosBytesLeft
+  }
+
+  private refuse(index: number, filename: string, error: string) {
+    this.refusals.push({ index, file: displayName(filename), error })
+  }
+
+  /** Reads one image part to its end; it is kept only if it is an image within every limit. */
+  async receive(filename: string, source: Readable, signal: AbortSignal): Promise<void> {
+    const { limits, store, ipQuota } = this.deps
+    const index = this.parts++
+    if (index >= limits.maxFiles) {
+      // Accept the first IMAGE_MAX_FILES and report the rest, as the docs say, rather than fail them all.
+      source.resume()
+      await finished(source, { signal })
+      return this.refuse(index, filename, `Too many files: at most ${limits.maxFiles} images per upload.`)
+    }
+    const ipLeft = this.countsForIp ? ipQuota.remaining(this.ip) : { files: Infinity, bytes: Infinity, retryAfterSeconds: 0 }
+    if (this.sosFilesLeft < 1 || ipLeft.files < 1) {
+      source.resume()
+      await finished(source, { signal })
+      return this.refuse(index, filename, this.sosFilesLeft < 1 ? this.sosQuotaMessage() : this.ipQuotaMessage())
+    }
+    const room = Math.min(limits.maxBytes, this.sosBytesLeft, ipLeft.bytes)
+    const { file, tooLarge } = await store.receive(source, room, signal)
+    let kept = false
+    try {
+      signal.throwIfAborted()
+      if (tooLarge || (source as Readable & { truncated?: boolean }).truncated) {
+        const why =
+          room === limits.maxBytes
+            ? `File is larger than the ${limits.maxBytes} byte limit.`
+            : room === this.sosBytesLeft
+              ? this.sosQuotaMessage()
+              : this.ipQuotaMessage()
+        return this.refuse(index, filename, why)
+      }
+      const image = await checkImage(file)
+      if (!image.ok) return this.refuse(index, filename, NOT_AN_IMAGE)
+      const ipWindow = this.countsForIp ? ipQuota.take(this.ip, file.size) : null
+      if (this.countsForIp && ipWindow === null) return this.refuse(index, filename, this.ipQuotaMessage())
+      this.accepted.push({ index, name: displayName(filename), file, size: file.size, ipWindow, ext: image.ext, contentType: image.contentType, width: image.width, height: image.height })
+      this.sosFilesLeft -= 1
+      this.sosBytesLeft -= file.size
+      kept = true
+    } finally {
+      if (!kept) await file.discard()
+    }
+  }
+
+  private sosQuotaMessage() {
+    const { sosMaxFiles, sosMaxBytes } = this.deps.limits
+    return `This SOS has reached its image limit (${sosMaxFiles} images, ${sosMaxBytes} bytes).`
+  }
+
+  private ipQuotaMessage() {
+    const { ipFilesPerHour, ipBytesPerHour } = this.deps.limits
+    return `Upload limit for this address reached (${ipFilesPerHour} images, ${ipBytesPerHour} bytes per hour).`
+  }
+
+  /** Moves the accepted files into place and commits their rows, re-checking the SOS quota under its row lock. */
+  async commit(descriptions: string[], baseUrl: string) {
+    const { store, writer } = this.deps
+    const { sosMaxFiles, sosMaxBytes } = this.deps.limits
+    try {
+      if (this.parts === 0) throw statusError(400, 'At least one image is required')
+      if (this.accepted.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: this.partialErrors() })
+      for (const file of this.accepted) file.path = await store.keep(file.file, file.ext)
+      const uploadedAt = nowIso()
+      const { rows, over } = await writer.run(async (trx) => {
+        // Another request may have stored images since this one began: the database decides.
+        if (!(await repo.lockSos(trx, this.sos.id))) throw statusError(404, 'SOS request not found')
+        const usage = await repo.imageUsage(trx, this.sos.id)
+        const fit: Accepted[] = []
+        const over: Accepted[] = []
+        for (const file of this.accepted) {
+          if (usage.files + 1 <= sosMaxFiles && usage.bytes + file.size <= sosMaxBytes) {
+            usage.files += 1
+            usage.bytes += file.size
+            fit.push(file)
+          } else over.push(file)
+        }
+        const rows = await repo.insertImages(
+          trx,
+          fit.map((file) => ({
+            sos_request_id: this.sos.id,
+            image: file.path!,
+            content_type: file.contentType,
+            size_bytes: file.size,
+            description: (descriptions[file.index] ?? '').slice(0, 1000),
+            uploaded_at: uploadedAt,
+          })),
+        )
+        return { rows, over }
+      })
+      // Committed files are no longer this request's to delete, whatever happens next.
+      this.accepted.splice(0, this.accepted.length, ...over)
+      for (const file of over) this.refuse(file.index, file.name, this.sosQuotaMessage())
+      await this.drop(over)
+      if (rows.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: this.partialErrors() })
+      const uploaded: ImageDto[] = rows.map((row) => store.describe(row, baseUrl))
+      const errors = this.partialErrors()
+      return {
+        status: 'success',
+        message: `Successfully uploaded ${uploaded.length} image(s)`,
+        uploaded_images: uploaded,
+        ...(errors.length > 0 && { partial_errors: errors }),
+      }
+    } catch (error) {
+      // Nothing committed: leave no file behind, and give the per-IP allowance back.
+      await this.abort()
+      throw error
+    }
+  }
+
+  /** Deletes every file of this request that has not been committed (temp or moved). */
+  async abort() {
+    await this.drop(this.accepted.splice(0))
+  }
+
+  private async drop(files: Accepted[]) {
+    for (const file of files) {
+      if (file.ipWindow !== null) this.deps.ipQuota.giveBack(this.ip, file.size, file.ipWindow)
+      const index = this.accepted.indexOf(file)
+      if (index >= 0) this.accepted.splice(index, 1)
+      await file.file.discard()
+      if (file.path) await this.deps.store.remove([file.path])
+    }
+  }
+
+  private partialErrors(): PartialError[] {
+    return this.refusals.sort((a, b) => a.index - b.index).map(({ file, error }) => ({ file, error }))
+  }
 }
 
 export class MediaService {
@@ -37,69 +242,61 @@ export class MediaService {
   private readonly writer: Writer
   private readonly store: MediaStore
   private readonly sos: SosService
-  private readonly maxBytes: number
+  private readonly limits: UploadLimits
+  private readonly ipQuota: HourlyUploadQuota
 
-  constructor(deps: { db: Kysely<Database>; writer: Writer; store: MediaStore; sos: SosService; maxBytes: number }) {
+  constructor(deps: { db: Kysely<Database>; writer: Writer; store: MediaStore; sos: SosService; limits: UploadLimits }) {
     this.db = deps.db
     this.writer = deps.writer
     this.store = deps.store
     this.sos = deps.sos
-    this.maxBytes = deps.maxBytes
+    this.limits = deps.limits
+    this.ipQuota = new HourlyUploadQuota(deps.limits.ipFilesPerHour, deps.limits.ipBytesPerHour)
   }
 
-  async upload(form: UploadForm, actor: Actor, baseUrl: string) {
-    if (form.sosId === undefined || form.sosId.trim() === '') throw statusError(400, 'SOS ID is required')
-    const sosId = parseId(form.sosId.trim())
-    if (sosId === undefined) throw statusError(400, 'SOS ID must be a positive integer')
-    if (form.files.length === 0) throw statusError(400, 'At least one image is required')
+  /**
+   * Decides an upload from its headers and the fields before its first file, before any file byte
+   * is read: the SOS must exist, the caller may add to it, and it and the caller's IP have room left.
+   */
+  async startUpload(fields: UploadFields, actor: Actor, clientIp: string): Promise<UploadSession> {
+    // Keyed as the other per-address limits are: IPv4-mapped as IPv4, IPv6 by its /64.
+    const ip = clientKey(clientIp)
+    const sosId = sosIdOf(fields)
+    const withToken = !actor.sosToken && fields.sosToken ? { ...actor, sosToken: fields.sosToken } : actor
+    // No credential at all is 401 before the lookup, so sequential ids do not reveal which SOS exist.
+    if (!actor.legacy && hasNoCredential(withToken)) throw errors.notAuthenticated()
     const sos = await this.sos.load(sosId, statusError(404, 'SOS request not found'))
-    const withToken = !actor.sosToken && form.sosToken ? { ...actor, sosToken: form.sosToken } : actor
     if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
 
-    const partialErrors: { file: string; error: string }[] = []
-    const saved: { path: string; contentType: string; size: number; description: string }[] = []
-    try {
-      for (const [index, file] of form.files.entries()) {
-        const name = displayName(file.filename)
-        if (file.truncated) {
-          partialErrors.push({ file: name, error: `File is larger than the ${this.maxBytes} byte limit.` })
-          continue
-        }
-        const kind = sniffImage(file.bytes)
-        if (!kind) {
-          partialErrors.push({ file: name, error: 'Upload a valid image. The file you uploaded was either not an image or a corrupted image.' })
-          continue
-        }
-        const description = (form.descriptions[index] ?? '').slice(0, 1000)
-        saved.push({ path: await this.store.save(file.bytes, kind), contentType: kind.contentType, size: file.bytes.length, description })
-      }
-      if (saved.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: partialErrors })
-      const uploadedAt = nowIso()
-      const rows = await this.writer.run((trx) =>
-        repo.insertImages(
-          trx,
-          saved.map((file) => ({
-            sos_request_id: sos.id,
-            image: file.path,
-            content_type: file.contentType,
-            size_bytes: file.size,
-            description: file.description,
-            uploaded_at: uploadedAt,
-          })),
-        ),
-      )
-      const uploaded: ImageDto[] = rows.map((row) => this.store.describe(row, baseUrl))
-      return {
-        status: 'success',
-        message: `Successfully uploaded ${uploaded.length} image(s)`,
-        uploaded_images: uploaded,
-        ...(partialErrors.length > 0 && { partial_errors: partialErrors }),
-      }
-    } catch (error) {
-      // Nothing committed: leave no orphan files behind.
-      await this.store.remove(saved.map((file) => file.path))
-      throw error
+    const { sosMaxFiles, sosMaxBytes } = this.limits
+    const usage = await repo.imageUsage(this.db, sos.id)
+    // Refused whole when nothing could fit, so not one byte of the files is read.
+    if (usage.files >= sosMaxFiles || usage.bytes >= sosMaxBytes) {
+      throw statusError(413, `This SOS has reached its image limit (${sosMaxFiles} images, ${sosMaxBytes} bytes).`)
     }
+    // Staff are exempt: a control room behind one address must not lock itself out of evidence uploads.
+    const countsForIp = !isStaff(actor.user)
+    if (countsForIp) {
+      const left = this.ipQuota.remaining(ip)
+      if (left.files < 1 || left.bytes < 1) {
+        const message = `Upload limit for this address reached (${this.limits.ipFilesPerHour} images, ${this.limits.ipBytesPerHour} bytes per hour).`
+        throw statusError(429, message, { retry_after: left.retryAfterSeconds }, left.retryAfterSeconds)
+      }
+    }
+    return new UploadSession(
+      { store: this.store, writer: this.writer, ipQuota: this.ipQuota, limits: this.limits },
+      { sos, ip, countsForIp, sosFilesLeft: sosMaxFiles - usage.files, sosBytesLeft: sosMaxBytes - usage.bytes },
+    )
+  }
+
+  /** The answer to a form that ended without any file part, in the order the checks always had. */
+  formWithoutFiles(fields: UploadFields): AppError {
+    try {
+      sosIdOf(fields)
+    } catch (error) {
+      return error as AppError
+    }
+    return statusError(400, 'At least one image is required')
   }
 
   async list(rawId: string | undefined, ctx: RequestContext) {

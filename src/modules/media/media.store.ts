@@ -1,37 +1,77 @@
-// Image files on disk: type sniffing by magic bytes, durable writes, signed links that expire.
+// Image files on disk: uploads streamed to temp files and renamed into place when accepted, durable writes, signed links that expire.
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { Writable, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { ImageRow } from '../../db/schema.ts'
 import { hmacHex } from '../../lib/secrets.ts'
 import type { ImageDto, ImageLinks } from '../sos/sos.service.ts'
+import type { ByteSource, ImageExt } from './media.formats.ts'
 
 export const IMAGE_DIR = 'sos_images'
+/** Uploads in progress. A sibling of IMAGE_DIR (same file system, so a rename is atomic) that is never served. */
+export const INCOMING_DIR = 'incoming'
 export const MEDIA_FILE_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(jpg|png|gif|webp)$/
-
-export interface ImageKind {
-  ext: 'jpg' | 'png' | 'gif' | 'webp'
-  contentType: string
-}
-
-/** Judges an image by its first bytes, never by its name or declared type. */
-export function sniffImage(bytes: Buffer): ImageKind | null {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { ext: 'jpg', contentType: 'image/jpeg' }
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
-    return { ext: 'png', contentType: 'image/png' }
-  }
-  const head6 = bytes.subarray(0, 6).toString('latin1')
-  if (head6 === 'GIF87a' || head6 === 'GIF89a') return { ext: 'gif', contentType: 'image/gif' }
-  if (bytes.length >= 12 && bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') {
-    return { ext: 'webp', contentType: 'image/webp' }
-  }
-  return null
-}
 
 export const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' }
 
 /** Clock difference between nodes tolerated on a link's `expires` (a link minted on a node slightly ahead). */
 export const LINK_CLOCK_SKEW_SECONDS = 60
+
+async function fsyncDir(dir: string) {
+  const handle = await fs.open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** One uploaded file on its way in: a temp file under MEDIA_ROOT/incoming/, readable for judging. */
+export class IncomingFile implements ByteSource {
+  size = 0
+  readonly tempPath: string
+  private readonly handle: fs.FileHandle
+  private closed = false
+
+  constructor(tempPath: string, handle: fs.FileHandle) {
+    this.tempPath = tempPath
+    this.handle = handle
+  }
+
+  async append(chunk: Buffer) {
+    for (let written = 0; written < chunk.length; ) {
+      const { bytesWritten } = await this.handle.write(chunk, written, chunk.length - written, this.size + written)
+      written += bytesWritten
+    }
+    this.size += chunk.length
+  }
+
+  async read(target: Buffer, position: number): Promise<number> {
+    return (await this.handle.read(target, 0, target.length, position)).bytesRead
+  }
+
+  /** fsyncs the file, renames it to `relative` under `root`, and fsyncs that directory. */
+  async keep(root: string, relative: string) {
+    await this.handle.sync()
+    await this.close()
+    await fs.rename(this.tempPath, path.join(root, relative))
+    await fsyncDir(path.dirname(path.join(root, relative)))
+  }
+
+  /** Closes and deletes the temp file (also after a failed write); never throws. */
+  async discard() {
+    await this.close().catch(() => undefined)
+    await fs.rm(this.tempPath, { force: true }).catch(() => undefined)
+  }
+
+  private async close() {
+    if (this.closed) return
+    this.closed = true
+    await this.handle.close()
+  }
+}
 
 export class MediaStore implements ImageLinks {
   readonly root: string
@@ -49,25 +89,59 @@ export class MediaStore implements ImageLinks {
     this.legacy = opts.legacy
   }
 
-  /** Writes a new image under a generated name and fsyncs it (and its directory) before returning. */
-  async save(bytes: Buffer, kind: ImageKind): Promise<string> {
-    const relative = `${IMAGE_DIR}/${crypto.randomUUID()}.${kind.ext}`
-    const dir = path.join(this.root, IMAGE_DIR)
-    await fs.mkdir(dir, { recursive: true })
-    const handle = await fs.open(path.join(this.root, relative), 'wx', 0o640)
+  /**
+   * Streams `source` into a new temp file, keeping at most `maxBytes`: past that the rest is read and
+   * dropped (the multipart parser must reach the next part) and `tooLarge` says so. The file is not
+   * fsynced yet: only accepted files pay for that (keep). On any failure the temp file is deleted.
+   */
+  async receive(source: Readable, maxBytes: number, signal: AbortSignal): Promise<{ file: IncomingFile; tooLarge: boolean }> {
+    await fs.mkdir(path.join(this.root, INCOMING_DIR), { recursive: true })
+    const tempPath = path.join(this.root, INCOMING_DIR, `${crypto.randomUUID()}.part`)
+    const file = new IncomingFile(tempPath, await fs.open(tempPath, 'wx+', 0o640))
+    let tooLarge = false
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (tooLarge || file.size + chunk.length > maxBytes) {
+          tooLarge = true
+          return done()
+        }
+        file.append(chunk).then(() => done(), done)
+      },
+    })
     try {
-      await handle.writeFile(bytes)
-      await handle.sync()
-    } finally {
-      await handle.close()
+      await pipeline(source, sink, { signal })
+    } catch (error) {
+      await file.discard()
+      throw error
     }
-    const dirHandle = await fs.open(dir, 'r')
-    try {
-      await dirHandle.sync()
-    } finally {
-      await dirHandle.close()
-    }
+    return { file, tooLarge }
+  }
+
+  /** Moves an accepted upload into place under a generated name (durably: file and directory fsynced). */
+  async keep(file: IncomingFile, ext: ImageExt): Promise<string> {
+    const relative = `${IMAGE_DIR}/${crypto.randomUUID()}.${ext}`
+    await fs.mkdir(path.join(this.root, IMAGE_DIR), { recursive: true })
+    await file.keep(this.root, relative)
     return relative
+  }
+
+  /**
+   * Deletes temp files a crashed process left behind. Only old ones: with several nodes sharing
+   * MEDIA_ROOT, a younger one may be another node's upload in progress.
+   */
+  async sweepIncoming(olderThanMs: number, now = Date.now()): Promise<number> {
+    const dir = path.join(this.root, INCOMING_DIR)
+    const names = await fs.readdir(dir).catch(() => [] as string[])
+    let removed = 0
+    for (const name of names) {
+      const file = path.join(dir, name)
+      const stat = await fs.stat(file).catch(() => null)
+      if (stat?.isFile() && now - stat.mtimeMs > olderThanMs) {
+        await fs.rm(file, { force: true })
+        removed += 1
+      }
+    }
+    return removed
   }
 
   async remove(paths: string[]): Promise<void> {

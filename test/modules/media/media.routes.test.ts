@@ -29,7 +29,10 @@ interface FilePart {
   type?: string
 }
 
-/** A real multipart/form-data upload, as a browser or the phone app sends it. */
+/**
+ * A real multipart/form-data upload, as a browser or the phone app sends it: `sos_id` and `sos_token`
+ * first (the server decides who is uploading before it reads any file), descriptions after the files.
+ */
 async function upload(
   apiUrl: string,
   fields: { sos_id?: string | number; descriptions?: string[]; sos_token?: string },
@@ -38,9 +41,9 @@ async function upload(
 ): Promise<Answer> {
   const form = new FormData()
   if (fields.sos_id !== undefined) form.append('sos_id', String(fields.sos_id))
+  if (fields.sos_token !== undefined) form.append('sos_token', fields.sos_token)
   for (const file of files) form.append('images', new Blob([new Uint8Array(file.data)], { type: file.type ?? 'application/octet-stream' }), file.filename)
   for (const description of fields.descriptions ?? []) form.append('descriptions', description)
-  if (fields.sos_token !== undefined) form.append('sos_token', fields.sos_token)
   return answer(await fetch(`${apiUrl}/api/upload-sos-images/`, { method: 'POST', body: form, headers }))
 }
 
