@@ -220,6 +220,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const media = new MediaService({
     db: app.db,
     writer,
+    publisher,
     store,
     sos,
     limits: {

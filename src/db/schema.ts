@@ -120,6 +120,8 @@ export interface SosImagesTable {
   size_bytes: number
   description: string
   uploaded_at: string
+  /** SHA-256 (hex) of the stored bytes, computed as they streamed in; null for images stored before it was kept. */
+  sha256: string | null
 }
 
 export interface UnitLocationsTable {

@@ -143,6 +143,8 @@ async function receiveUpload(request: FastifyRequest, media: MediaService, opts:
   }
   const fields: UploadFields = { sosId: undefined, sosToken: undefined }
   const descriptions: string[] = []
+  // The i-th `sha256` value is the SHA-256 (hex) the phone computed for the i-th image: checked, not trusted.
+  const digests: string[] = []
   let session: UploadSession | undefined
   const parts = request.parts()
   const guard = new UploadGuard(request.raw, opts.maxRequestBytes)
@@ -154,6 +156,7 @@ async function receiveUpload(request: FastifyRequest, media: MediaService, opts:
       if (part.type === 'field') {
         const value = typeof part.value === 'string' ? part.value : String(part.value)
         if (part.fieldname === 'descriptions' || part.fieldname === 'description') descriptions.push(value)
+        else if (part.fieldname === 'sha256') digests.push(value)
         else if (!session && part.fieldname === 'sos_id') fields.sosId = value
         else if (!session && part.fieldname === 'sos_token') fields.sosToken = value
         continue
@@ -176,7 +179,7 @@ async function receiveUpload(request: FastifyRequest, media: MediaService, opts:
     guard.dispose()
   }
   if (!session) throw media.formWithoutFiles(fields)
-  return session.commit(descriptions, baseUrl)
+  return session.commit(descriptions, baseUrl, digests)
 }
 
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions) {
@@ -189,7 +192,9 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRouteOptions)
       summary: 'Upload images for an SOS (multipart: sos_id, images[], descriptions[])',
       description:
         'JPEG, PNG, GIF or WebP, judged by their structure. `sos_id` (and a body `sos_token`) must come before the first file: ' +
-        'the caller is decided there, before any file is read. The i-th `descriptions` value describes the i-th file.',
+        'the caller is decided there, before any file is read. The i-th `descriptions` value describes the i-th file. ' +
+        'The i-th `sha256` value (optional, 64 hex digits) is the SHA-256 the phone computed for the i-th file: a file whose bytes do not match is refused ' +
+        '(in `partial_errors`). Every stored image carries its `sha256`, and each is an `image_added` event in the incident log.',
       security: TOKEN_OR_SOS_SECURITY,
       consumes: ['multipart/form-data'],
       response: mediaErrors({ 201: ImagesResponse }, [400, 404, 413, 415, 429]),

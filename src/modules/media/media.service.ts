@@ -9,6 +9,10 @@ import { parseId } from '../../lib/fields.ts'
 import { clientKey } from '../../lib/rate-limiter.ts'
 import { nowIso } from '../../lib/time.ts'
 import { isStaff } from '../auth/auth.service.ts'
+import type { LogEvent } from '../../realtime/contract.ts'
+import type { RealtimePublisher } from '../../realtime/publisher.ts'
+import { toUpdatedEvent } from '../sos/sos.lifecycle.service.ts'
+import { appendEvent, eventActor, toEventDto, type EventActor } from '../sos/sos.log.ts'
 import { hasNoCredential, sosPolicy, type Actor } from '../sos/sos.policy.ts'
 import { refuse, type ImageDto, type RequestContext, type SosService } from '../sos/sos.service.ts'
 import { checkImage, type ImageInfo } from './media.formats.ts'
@@ -82,8 +86,10 @@ interface Accepted extends ImageInfo {
  * moved file is deleted again unless its row was committed.
  */
 export class UploadSession {
-  private readonly deps: { store: MediaStore; writer: Writer; ipQuota: HourlyUploadQuota; limits: UploadLimits }
+  private readonly deps: { store: MediaStore; writer: Writer; publisher: RealtimePublisher; ipQuota: HourlyUploadQuota; limits: UploadLimits }
   private readonly sos: SosRow
+  /** Who is uploading, for the incident log. */
+  private readonly by: EventActor
   private readonly ip: string
   private readonly countsForIp: boolean
   private readonly accepted: Accepted[] = []
@@ -95,10 +101,11 @@ export class UploadSession {
 
   constructor(
     deps: UploadSession['deps'],
-    init: { sos: SosRow; ip: string; countsForIp: boolean; sosFilesLeft: number; sosBytesLeft: number },
+    init: { sos: SosRow; by: EventActor; ip: string; countsForIp: boolean; sosFilesLeft: number; sosBytesLeft: number },
   ) {
     this.deps = deps
     this.sos = init.sos
+    this.by = init.by
     this.ip = init.ip
     this.countsForIp = init.countsForIp
     this.sosFilesLeft = init.sosFilesLeft
@@ -163,15 +170,24 @@ export class UploadSession {
   }
 
   /** Moves the accepted files into place and commits their rows, re-checking the SOS quota under its row lock. */
-  async commit(descriptions: string[], baseUrl: string) {
+  async commit(descriptions: string[], baseUrl: string, digests: string[] = []) {
     const { store, writer } = this.deps
     const { sosMaxFiles, sosMaxBytes } = this.deps.limits
     try {
       if (this.parts === 0) throw statusError(400, 'At least one image is required')
+      // Chain of custody: a file the phone gave a hash for must be exactly those bytes.
+      for (const file of [...this.accepted]) {
+        const claimed = digests[file.index]?.trim().toLowerCase()
+        if (!claimed) continue
+        if (!/^[0-9a-f]{64}$/.test(claimed)) this.refuse(file.index, file.name, 'sha256 must be 64 hexadecimal digits.')
+        else if (claimed !== file.file.sha256()) this.refuse(file.index, file.name, 'SHA-256 mismatch: the bytes received are not the ones the phone hashed.')
+        else continue
+        await this.drop([file])
+      }
       if (this.accepted.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: this.partialErrors() })
       for (const file of this.accepted) file.path = await store.keep(file.file, file.ext)
       const uploadedAt = nowIso()
-      const { rows, over } = await writer.run(async (trx) => {
+      const { rows, over, last } = await writer.run(async (trx) => {
         // Another request may have stored images since this one began: the database decides.
         if (!(await repo.lockSos(trx, this.sos.id))) throw statusError(404, 'SOS request not found')
         const usage = await repo.imageUsage(trx, this.sos.id)
@@ -193,15 +209,23 @@ export class UploadSession {
             size_bytes: file.size,
             description: (descriptions[file.index] ?? '').slice(0, 1000),
             uploaded_at: uploadedAt,
+            sha256: file.file.sha256(),
           })),
         )
-        return { rows, over }
+        // Each image is an event in the log, committed with it: who, when, which hash.
+        let last: { row: SosRow; event: LogEvent } | undefined
+        for (const row of rows) {
+          const event = await appendEvent(trx, this.sos.id, 'image_added', this.by, uploadedAt, { image_id: row.id, sha256: row.sha256, size_bytes: row.size_bytes, content_type: row.content_type })
+          last = { row: { ...this.sos, last_seq: event.seq }, event: toEventDto(event) }
+        }
+        return { rows, over, last }
       })
       // Committed files are no longer this request's to delete, whatever happens next.
       this.accepted.splice(0, this.accepted.length, ...over)
       for (const file of over) this.refuse(file.index, file.name, this.sosQuotaMessage())
       await this.drop(over)
       if (rows.length === 0) throw statusError(400, 'No valid images were uploaded', { errors: this.partialErrors() })
+      if (last) this.deps.publisher.sosUpdated(last.row, toUpdatedEvent(last.row, last.event))
       const uploaded: ImageDto[] = rows.map((row) => store.describe(row, baseUrl))
       const errors = this.partialErrors()
       return {
@@ -244,9 +268,11 @@ export class MediaService {
   private readonly sos: SosService
   private readonly limits: UploadLimits
   private readonly ipQuota: HourlyUploadQuota
+  private readonly publisher: RealtimePublisher
 
-  constructor(deps: { db: Kysely<Database>; writer: Writer; store: MediaStore; sos: SosService; limits: UploadLimits }) {
+  constructor(deps: { db: Kysely<Database>; writer: Writer; store: MediaStore; sos: SosService; publisher: RealtimePublisher; limits: UploadLimits }) {
     this.db = deps.db
+    this.publisher = deps.publisher
     this.writer = deps.writer
     this.store = deps.store
     this.sos = deps.sos
@@ -284,8 +310,8 @@ export class MediaService {
       }
     }
     return new UploadSession(
-      { store: this.store, writer: this.writer, ipQuota: this.ipQuota, limits: this.limits },
-      { sos, ip, countsForIp, sosFilesLeft: sosMaxFiles - usage.files, sosBytesLeft: sosMaxBytes - usage.bytes },
+      { store: this.store, writer: this.writer, publisher: this.publisher, ipQuota: this.ipQuota, limits: this.limits },
+      { sos, by: eventActor(withToken, sos), ip, countsForIp, sosFilesLeft: sosMaxFiles - usage.files, sosBytesLeft: sosMaxBytes - usage.bytes },
     )
   }
 

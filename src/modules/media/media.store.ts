@@ -34,6 +34,9 @@ export class IncomingFile implements ByteSource {
   readonly tempPath: string
   private readonly handle: fs.FileHandle
   private closed = false
+  /** The SHA-256 of every byte written, in order: the evidence hash, computed in the same pass as the write. */
+  private readonly hash = crypto.createHash('sha256')
+  private digest: string | undefined
 
   constructor(tempPath: string, handle: fs.FileHandle) {
     this.tempPath = tempPath
@@ -45,18 +48,30 @@ export class IncomingFile implements ByteSource {
       const { bytesWritten } = await this.handle.write(chunk, written, chunk.length - written, this.size + written)
       written += bytesWritten
     }
+    this.hash.update(chunk)
     this.size += chunk.length
+  }
+
+  /** Hex SHA-256 of the whole file (call once it is complete). */
+  sha256(): string {
+    this.digest ??= this.hash.digest('hex')
+    return this.digest
   }
 
   async read(target: Buffer, position: number): Promise<number> {
     return (await this.handle.read(target, 0, target.length, position)).bytesRead
   }
 
-  /** fsyncs the file, renames it to `relative` under `root`, and fsyncs that directory. */
+  /**
+   * fsyncs the file, moves it to `relative` under `root`, and fsyncs that directory. A hard link then
+   * an unlink, not a rename: a link never replaces an existing file, so stored evidence is never
+   * overwritten (EEXIST instead), whatever name comes up.
+   */
   async keep(root: string, relative: string) {
     await this.handle.sync()
     await this.close()
-    await fs.rename(this.tempPath, path.join(root, relative))
+    await fs.link(this.tempPath, path.join(root, relative))
+    await fs.unlink(this.tempPath)
     await fsyncDir(path.dirname(path.join(root, relative)))
   }
 
@@ -183,6 +198,7 @@ export class MediaStore implements ImageLinks {
       image_url: this.legacy ? `${baseUrl}${mediaPath}` : `${baseUrl}${mediaPath}?${this.sign(row.image)}`,
       description: row.description,
       uploaded_at: row.uploaded_at,
+      sha256: row.sha256,
     }
   }
 }

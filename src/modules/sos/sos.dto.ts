@@ -31,6 +31,8 @@ export interface ImageDto {
   image_url: string
   description: string
   uploaded_at: string
+  /** SHA-256 (hex) of the stored bytes: proof that the file is the one the phone sent. */
+  sha256: string | null
 }
 
 export interface SosDto {

@@ -31,6 +31,7 @@ export const SosImage = Type.Object({
   image_url: Type.String({ description: 'Absolute URL; in secure mode a signed link that expires' }),
   description: Type.String(),
   uploaded_at: Timestamp,
+  sha256: Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()], { description: 'SHA-256 (hex) of the stored bytes, computed as they arrived; null only for images stored before this was kept' }),
 }, { $id: 'SosImage' })
 
 export const Sos = Type.Object({

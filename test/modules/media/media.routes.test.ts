@@ -54,7 +54,8 @@ const get = async (url: string, headers: Record<string, string> = {}) => answer(
 
 const UUID_FILE = /^\/media\/sos_images\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(png|jpg|gif|webp)$/
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-const IMAGE_KEYS = ['description', 'id', 'image', 'image_url', 'sos_request', 'uploaded_at']
+/** The original's image fields, plus the SHA-256 of the stored bytes (evidence integrity). */
+const IMAGE_KEYS = ['description', 'id', 'image', 'image_url', 'sha256', 'sos_request', 'uploaded_at']
 const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.' }
 const FORBIDDEN = { detail: 'You do not have permission to perform this action.' }
 const NOT_AN_IMAGE = 'Upload a valid image. The file you uploaded was either not an image or a corrupted image.'
