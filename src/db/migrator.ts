@@ -2,12 +2,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import * as initial from './migrations/20261123_0001_initial.ts'
 import * as incidentLog from './migrations/20261202_0002_incident_log.ts'
+import * as contacts from './migrations/20261202_0005_contacts.ts'
 import type { Database } from './schema.ts'
 
 // Listed explicitly (not read from disk) so the set is the same under tsx, a bundle or a test.
 const MIGRATIONS: Record<string, Migration> = {
   '20261123_0001_initial': initial,
   '20261202_0002_incident_log': incidentLog,
+  '20261202_0005_contacts': contacts,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }

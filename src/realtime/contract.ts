@@ -36,9 +36,9 @@ export interface NewSosEvent {
   cursor?: number
 }
 
-/** Who caused an event: an account (id and role), the victim's device (its SOS token), anyone (legacy), or the server. */
+/** Who caused an event: an account (id and role), the victim's device (its SOS token), anyone (legacy), the server, or a trusted contact (her link). */
 export interface EventActor {
-  kind: 'user' | 'sos_token' | 'anonymous' | 'system'
+  kind: 'user' | 'sos_token' | 'anonymous' | 'system' | 'contact'
   user_id: number | null
   role: 'citizen' | 'officer' | 'dispatcher' | 'admin' | null
 }

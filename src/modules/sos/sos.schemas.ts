@@ -77,6 +77,9 @@ export const CreateSosBody = Type.Object({
   sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
   initial_latitude: Latitude,
   initial_longitude: Longitude,
+  contacts: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 255 }), phone: Type.String({ description: 'E.164' }), email: Type.Optional(Type.String()) }), {
+    description: 'Trusted contacts to alert after CONTACT_GRACE_SECONDS (with a signed-in citizen\'s own contacts first; at most CONTACTS_MAX in all). Invalid ones never refuse the SOS: they are reported in contacts_rejected.',
+  })),
 })
 
 export const CreateSosResponse = Type.Object({
@@ -85,6 +88,8 @@ export const CreateSosResponse = Type.Object({
   sos_id: Id,
   room_id: Type.String(),
   sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
+  contacts_count: Type.Optional(Type.Integer({ description: 'How many trusted contacts this SOS alerts' })),
+  contacts_rejected: Type.Optional(Type.Array(Type.Unknown(), { description: 'Per item of `contacts` its field errors ({} when fine), or one list-level message (too many)' })),
 })
 
 export const UpdateLocationBody = Type.Object({
@@ -117,16 +122,16 @@ export const ResolveBody = Type.Object({
 })
 
 const Actor = Type.Object({
-  kind: Type.Union(['user', 'sos_token', 'anonymous', 'system'].map((s) => Type.Literal(s))),
+  kind: Type.Union(['user', 'sos_token', 'anonymous', 'system', 'contact'].map((s) => Type.Literal(s))),
   user_id: Type.Union([Type.Integer(), Type.Null()]),
   role: Type.Union([Type.String(), Type.Null()]),
-}, { description: 'Who did it: an account (id, role), the victim device (its SOS token), anyone (legacy mode) or the server' })
+}, { description: 'Who did it: an account (id, role), the victim device (its SOS token), anyone (legacy mode), the server, or a trusted contact (through her live-tracking link)' })
 
 export const LogEvent = Type.Object({
   cursor: Type.Integer({ description: 'Global cursor: increases across all SOS' }),
   sos_id: Type.Integer(),
   seq: Type.Integer({ description: 'Per-SOS sequence number (1 = created)' }),
-  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled' }),
+  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled, contacts_added, share_link_added, share_link_revoked, contact_on_the_way' }),
   by: Actor,
   at: Timestamp,
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'A small payload that depends on the kind' }),

@@ -13,6 +13,7 @@ import type { HistoryReplay, LocationSnapshot, OpenSos, SosSnapshot } from '../.
 import { COORDS, MAX_PAGE, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import { after, SosLifecycle, toUpdatedEvent, type EscalationTimes } from './sos.lifecycle.service.ts'
+import type { SosCreateExtension } from './sos.extensions.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
 import { appendEvent, eventActor, toEventDto } from './sos.log.ts'
 import { IncidentLog } from './sos.log.service.ts'
@@ -35,6 +36,7 @@ export class SosService {
   readonly lifecycle: SosLifecycle
   /** Reading the incident log (per SOS, the feed, the audit trail, the socket replay). */
   readonly log: IncidentLog
+  private readonly createExtensions: SosCreateExtension[] = []
 
   constructor(deps: {
     db: Kysely<Database>
@@ -63,13 +65,20 @@ export class SosService {
     this.log = new IncidentLog({ db: deps.db, reads: this, replayLimit: deps.eventsReplayLimit })
   }
 
+  /** Another module's part of raising an SOS (trusted contacts), run inside the create transaction. */
+  addCreateExtension(extension: SosCreateExtension): void {
+    this.createExtensions.push(extension)
+  }
+
   async create(body: unknown, actor: Actor, address: string) {
-    const fields = new FieldReader(asObject(body))
+    const payload = asObject(body)
+    const fields = new FieldReader(payload)
     const name = fields.string('name', { max: 255 })
     const sosType = fields.intChoice('sos_type', [0, 1], 0)
     const latitude = fields.number('initial_latitude', COORDS.latitude)
     const longitude = fields.number('initial_longitude', COORDS.longitude)
     fields.done()
+    const steps = this.createExtensions.map((extension) => extension.prepare(payload, actor))
     // After validation, so a malformed request costs no budget; before the write, so a refused one stores nothing.
     await this.createBudget.spend(actor, address)
 
@@ -103,11 +112,12 @@ export class SosService {
       const created = await appendEvent(trx, inserted.id, 'created', eventActor(actor), now, {
         name: inserted.name, sos_type: inserted.sos_type, latitude: inserted.initial_latitude, longitude: inserted.initial_longitude,
       })
+      for (const step of steps) await step?.write(trx, inserted, now)
       return { row: { ...inserted, last_seq: created.seq }, event: toEventDto(created) }
     })
     this.publisher.newSos({ ...toNewSosEvent(row), seq: event.seq, cursor: event.cursor })
     this.publisher.sosUpdated(row, toUpdatedEvent(row, event))
-    return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken }
+    return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken, ...Object.assign({}, ...steps.map((step) => step?.answer)) }
   }
 
   /**
