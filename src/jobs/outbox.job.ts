@@ -50,7 +50,9 @@ export class OutboxJob {
 
   constructor(private readonly opts: OutboxJobOptions) {}
 
-  start(): void {
+  /** Starts the timer; with webhooks configured, first makes sure the webhook cursor exists (see below). */
+  async start(): Promise<void> {
+    if (this.opts.webhooks) await this.initWebhookCursor()
     this.stopped = false
     this.timer ??= setInterval(() => void this.tick(), this.opts.checkMs)
     this.timer.unref()
@@ -161,11 +163,7 @@ export class OutboxJob {
   private async enqueueWebhookEvents(): Promise<void> {
     const urls = this.opts.webhooks!.urls
     const stored = await this.opts.db.selectFrom('app_settings').select('value').where('key', '=', WEBHOOK_CURSOR_KEY).executeTakeFirst()
-    if (!stored) {
-      const start = String(await latestCursor(this.opts.db))
-      await this.opts.writer.run((trx) => trx.insertInto('app_settings').values({ key: WEBHOOK_CURSOR_KEY, value: start }).onConflict((oc) => oc.column('key').doNothing()).execute())
-      return
-    }
+    if (!stored) return this.initWebhookCursor()
     const seen = stored.value
     const cursor = Number(seen)
     const events = await eventFeed(this.opts.db, cursor, EVENTS_PER_TICK)
@@ -194,5 +192,15 @@ export class OutboxJob {
       })
       await enqueue(trx, rows, now)
     })
+  }
+
+  /**
+   * The first time webhooks are configured, they start at the newest event (a new receiver is not sent the
+   * whole history). Done before the app is ready, so every event of a request it serves is delivered. Of
+   * several nodes starting at once, the first insert wins.
+   */
+  private async initWebhookCursor(): Promise<void> {
+    const start = String(await latestCursor(this.opts.db))
+    await this.opts.writer.run((trx) => trx.insertInto('app_settings').values({ key: WEBHOOK_CURSOR_KEY, value: start }).onConflict((oc) => oc.column('key').doNothing()).execute())
   }
 }

@@ -21,8 +21,14 @@ export interface TwilioRequest {
   at: number
 }
 
-/** One scripted answer: a status (with an optional Retry-After), or 'hang' (never answer). */
-export type Answer = number | { status: number; retryAfter?: string } | 'hang'
+/**
+ * One scripted answer: a status (with an optional Retry-After), 'hang' (never answer), or 'accept-then-hang'
+ * (the provider takes the message, but its answer never arrives: the sender's crash-or-timeout case).
+ */
+export type Answer = number | { status: number; retryAfter?: string } | 'hang' | 'accept-then-hang'
+
+/** Twilio's magic test number that is always refused as invalid (error 21211). */
+export const INVALID_NUMBER = '+15005550001'
 
 export interface FakeTwilio {
   /** TWILIO_API_BASE for the app. */
@@ -59,8 +65,9 @@ export async function startFakeTwilio(t: TestContext, script: Answer[] = []): Pr
       }
       requests.push(record)
       for (const w of waiters.filter((w) => requests.length >= w.n)) w.resolve()
-      const answer = fake.script.shift() ?? 201
-      if (answer === 'hang') {
+      const answer = record.form.get('To') === INVALID_NUMBER ? 400 : (fake.script.shift() ?? 201)
+      if (answer === 'hang' || answer === 'accept-then-hang') {
+        if (answer === 'accept-then-hang' && record.idempotencyKey) delivered.set(record.idempotencyKey, record)
         hanging.push(res)
         return
       }
@@ -119,7 +126,7 @@ export async function startWebhookReceiver(t: TestContext, script: Answer[] = []
     req.on('end', () => {
       deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() })
       const answer = receiver.script.shift() ?? 204
-      if (answer === 'hang') return
+      if (answer === 'hang' || answer === 'accept-then-hang') return
       res.writeHead(typeof answer === 'number' ? answer : answer.status).end()
     })
   })
