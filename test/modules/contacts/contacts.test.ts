@@ -16,7 +16,7 @@ test('a citizen keeps her contacts: create, list in priority order, change, dele
 
   const ravi = await add({ name: 'Ravi', phone: '+91 98123-45678', email: 'Ravi@Example.org' })
   assert.equal(ravi.statusCode, 201, ravi.body)
-  assert.deepEqual({ ...ravi.json(), id: 0, created_at: '', updated_at: '' }, { id: 0, name: 'Ravi', phone: '+919812345678', email: 'ravi@example.org', priority: 1, created_at: '', updated_at: '' })
+  assert.deepEqual({ ...(ravi.json() as object), id: 0, created_at: '', updated_at: '' }, { id: 0, name: 'Ravi', phone: '+919812345678', email: 'ravi@example.org', priority: 1, created_at: '', updated_at: '' })
   const meera = await add({ name: 'Meera', phone: '0091 98765 43210', priority: 1 })
   assert.equal(meera.json().phone, '+919876543210', 'a leading 00 reads as +')
   const listed = await app.inject({ method: 'GET', url: '/api/contacts/', headers: auth(asha) })
