@@ -39,6 +39,8 @@ export default fp(
           { name: 'auth', description: 'Accounts and tokens (Djoser-compatible)' },
           { name: 'sos', description: 'SOS requests' },
           { name: 'media', description: 'SOS images' },
+          { name: 'contacts', description: 'Trusted contacts, their messages (outbox states) and live-tracking links' },
+          { name: 'share', description: 'The public live-tracking page a contact opens (no account: the link is the credential)' },
           { name: 'ops', description: 'Health and metadata' },
         ],
       },

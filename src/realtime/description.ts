@@ -20,7 +20,7 @@ export const REALTIME_DESCRIPTION = {
     join_location_tracking_channel: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel, message}', 'location_snapshot {channel, positions: [last point of each open SOS], truncated}'], then: ['location_tracking_update'], ack },
     join_officer_update: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel: "officer_tracking_channel", message}', 'unit_snapshot {channel, units: [last position of each unit], truncated}'], then: ['unit_loc'], ack },
     officer_location_update: { payload: { unit_id: 'string', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 or epoch ms (optional)' }, who: 'an officer, for their own unit (legacy: anyone)', broadcasts: 'unit_loc', ack },
-    create_sos: { payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number' }, who: 'anyone', answers: ['create_sos_response {success, data|error}'], ack },
+    create_sos: { payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number', contacts: '[{name, phone (E.164), email?}] (optional; trusted contacts, alerted after CONTACT_GRACE_SECONDS)' }, who: 'anyone', answers: ['create_sos_response {success, data|error}'], ack },
     update_location: { payload: { sos_request: 'integer', latitude: 'number', longitude: 'number', sos_token: 'string' }, who: 'SOS token holder, owner, staff (legacy: anyone)', answers: ['update_location_response {success, data|error}'], ack },
   },
   serverEvents: {

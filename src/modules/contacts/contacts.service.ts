@@ -175,7 +175,8 @@ export class ContactsService {
           if (chosen.dropped > 0) answer.contacts_rejected = [tooMany(this.opts.max)]
           const rows = await repo.insertSosContacts(trx, chosen.rows.map((c) => ({ ...c, sos_request_id: sos.id, created_at: now })))
           await this.enqueueAlerts(trx, sos, rows, now)
-          answer.contacts_count = rows.length
+          // Only for a request that uses contacts: the original clients' answer keeps its exact shape.
+          if (payload.contacts !== undefined || rows.length > 0) answer.contacts_count = rows.length
         },
       }
     },
