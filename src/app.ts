@@ -6,9 +6,11 @@ import { createWriter } from './db/writer.ts'
 import { AppError } from './errors.ts'
 import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from './lib/fields.ts'
 import { HashQueue } from './lib/hash-queue.ts'
+import { Throttle } from './lib/throttle.ts'
 import { newApiToken } from './lib/secrets.ts'
 import { authRoutes } from './modules/auth/auth.routes.ts'
 import { AuthService } from './modules/auth/auth.service.ts'
+import { UsersService } from './modules/auth/users.service.ts'
 import { getOrCreateSetting } from './modules/media/media.repository.ts'
 import { mediaRoutes } from './modules/media/media.routes.ts'
 import { MediaService } from './modules/media/media.service.ts'
@@ -18,14 +20,17 @@ import { sosRoutes } from './modules/sos/sos.routes.ts'
 import { SOS_SHARED_SCHEMAS } from './modules/sos/sos.schemas.ts'
 import { SosService } from './modules/sos/sos.service.ts'
 import { unitEventHandlers } from './modules/units/units.events.ts'
+import { unitsRoutes } from './modules/units/units.routes.ts'
+import { UNITS_SHARED_SCHEMAS } from './modules/units/units.schemas.ts'
 import { UnitsService } from './modules/units/units.service.ts'
 import authPlugin from './plugins/auth.ts'
 import dbPlugin from './plugins/db.ts'
 import docsPlugin from './plugins/docs.ts'
 import errorHandler, { frameworkErrors } from './plugins/error-handler.ts'
-import metricsPlugin from './plugins/metrics.ts'
+import metricsPlugin, { createMetrics } from './plugins/metrics.ts'
 import rateLimitsPlugin from './plugins/rate-limits.ts'
 import realtimePlugin from './plugins/realtime.ts'
+import redisPlugin from './plugins/redis.ts'
 import securityPlugin from './plugins/security.ts'
 import { EscalationJob } from './jobs/escalation.job.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
@@ -51,6 +56,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     services: {
       auth: AuthService
+      users: UsersService
       sos: SosService
       media: MediaService
       units: UnitsService
@@ -63,16 +69,19 @@ declare module 'fastify' {
 }
 
 /**
- * Log lines never carry credentials: no Authorization/X-SOS-Token headers (also not in the headers
+ * Log lines never carry credentials: no Authorization/X-SOS-Token/Idempotency-Key headers (also not in the headers
  * @fastify/multipart traces with its options), no query strings (signed links).
  */
 export const LOG_REDACT = [
   'req.headers.authorization',
   'req.headers["x-sos-token"]',
   'req.headers.cookie',
+  // With the exact request body, an Idempotency-Key recovers that SOS's token.
+  'req.headers["idempotency-key"]',
   'busboyOptions.headers.authorization',
   'busboyOptions.headers["x-sos-token"]',
   'busboyOptions.headers.cookie',
+  'busboyOptions.headers["idempotency-key"]',
 ]
 
 type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
@@ -145,18 +154,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     )
   }
 
-  await app.register(errorHandler)
+  // Created before the plugins so each can be handed its counters; gauges read the app when scraped.
+  const metrics = createMetrics({
+    redis: !!config.redisUrl,
+    probes: {
+      socketCount: () => app.realtime.io.engine.clientsCount,
+      socketRoles: () => [...app.realtime.io.of('/').sockets.values()].map((socket) => socket.data.user?.role ?? null),
+      dbPool: () => app.dbPool(),
+      redisState: () => app.redis.state(),
+    },
+  })
+  const { instruments } = metrics
+  // One database outage warning per 10 s for the whole process, whichever transport met it.
+  const outageLog = new Throttle(10_000)
+
+  await app.register(errorHandler, { outageLog })
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, autoMigrate: config.autoMigrate })
-  await app.register(rateLimitsPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix })
+  await app.register(dbPlugin, {
+    databaseUrl: config.databaseUrl,
+    autoMigrate: config.autoMigrate,
+    poolMax: config.databasePoolMax,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    onQuery: instruments.dbQuery,
+  })
+  await app.register(redisPlugin, { redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, onClientError: instruments.redisError })
+  await app.register(rateLimitsPlugin)
   await app.register(multipart, {
     throwFileSizeLimit: false,
     limits: { fileSize: config.imageMaxBytes, files: config.imageMaxFiles, fields: 40, fieldSize: 4096, parts: config.imageMaxFiles + 40, headerPairs: 100 },
   })
 
-  const publisher = new RealtimePublisher()
+  const publisher = new RealtimePublisher({ emitted: instruments.eventEmitted, revoked: instruments.socketsRevoked })
   const hashing = new HashQueue({ concurrency: config.passwordHashConcurrency, queueLimit: config.passwordHashQueueLimit })
-  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing })
+  const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing, revoker: publisher })
+  const users = new UsersService({ db: app.db, revoker: publisher })
   // One key for all nodes sharing the database, kept across restarts, unless the operator sets one.
   const signingKey = config.mediaSigningKey ?? (await getOrCreateSetting(app.db, 'media_signing_key', newApiToken() + newApiToken()))
   if (!config.mediaSigningKey && !config.legacyOpenAccess) {
@@ -176,9 +208,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     createLimits: { anonymousPerMinute: config.sosCreateRateLimitPerMinute, accountPerMinute: config.sosCreateAccountLimitPerMinute, accountPerHour: config.sosCreateAccountLimitPerHour },
     escalation: { escalateAfterSeconds: config.escalateAfterSeconds, unitAcceptSeconds: config.unitAcceptSeconds },
     eventsReplayLimit: config.eventsReplayLimit,
+    locationRules: { batchMax: config.locationBatchMax, clockSkewSeconds: config.locationClockSkewSeconds },
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   })
   const media = new MediaService({ db: app.db, writer, store, sos, maxBytes: config.imageMaxBytes })
-  const units = new UnitsService({ db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit })
+  const units = new UnitsService({
+    db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
+    positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
+  })
 
   // Trusted contacts: links derive their tokens from the server's key (the media signing key, so every node
   // sharing the database derives the same ones); alerts and closing messages join the SOS's own transactions.
@@ -207,7 +244,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   if (!config.sms) app.log.info('no SMS provider configured (SMS_PROVIDER): messages to trusted contacts are recorded as not_configured')
   else if (!config.publicUrl) app.log.warn('SMS is configured but PUBLIC_URL is not: the links sent to contacts point at this node\'s own address')
-  app.decorate('services', { auth, sos, media, units, publisher, contacts, share, outbox })
+  app.decorate('services', { auth, users, sos, media, units, publisher, contacts, share, outbox })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })
   await app.register(realtimePlugin, {
@@ -218,22 +255,35 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       ...unitEventHandlers({ units, legacy: config.legacyOpenAccess }),
     },
     corsOrigins: config.corsOrigins,
-    redisUrl: config.redisUrl,
-    redisPrefix: config.redisPrefix,
+    redis: app.redis,
+    onPublishFailure: instruments.adapterPublishFailed,
+    onEventFailure: (event, answer, cause) => {
+      if (answer.status >= 500) instruments.eventFailed(event, answer.code)
+      if (answer.status === 503) outageLog.run((skipped) => app.log.warn({ err: cause, event, skipped }, 'database unavailable: socket events are answered `unavailable` (this line repeats at most every 10 s)'))
+    },
+    revalidateIntervalMs: config.socketRevalidateSeconds * 1000,
+    identities: (tokenHashes) => auth.identitiesByTokenHash(tokenHashes),
     legacy: config.legacyOpenAccess,
     eventsPerSecond: config.socketEventsPerSecond,
     maxRefusedEventsPerMinute: config.socketMaxRefusedEventsPerMinute,
     maxPendingPackets: config.socketMaxPendingPackets,
   })
-  await app.register(metricsPlugin, { socketCount: () => app.realtime.io.engine.clientsCount })
-  await app.register(docsPlugin, { legacy: config.legacyOpenAccess })
+  await app.register(metricsPlugin, { metrics })
+  await app.register(docsPlugin, { legacy: config.legacyOpenAccess, socketPort: config.socketPort })
   await app.register(staticPlugin)
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
-  for (const schema of SOS_SHARED_SCHEMAS) app.addSchema(schema)
-  await app.register(authRoutes, { auth, loginRateLimitPerMinute: config.loginRateLimitPerMinute, registrationRateLimitPerMinute: config.registrationRateLimitPerMinute })
-  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl })
+  for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
+  await app.register(authRoutes, {
+    auth,
+    users,
+    loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+    registrationRateLimitPerMinute: config.registrationRateLimitPerMinute,
+    publicUrl: config.publicUrl,
+  })
+  await app.register(sosRoutes, { sos, publicUrl: config.publicUrl, locationBatchMax: config.locationBatchMax })
   await app.register(mediaRoutes, { media, publicUrl: config.publicUrl })
+  await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)
   await app.register(contactRoutes, { contacts, share, publicUrl: config.publicUrl })
   await app.register(shareRoutes, { share, live, rateLimitPerMinute: config.shareLinkRateLimitPerMinute, tileUrl: config.mapTileUrl })

@@ -12,6 +12,12 @@ export interface Config {
   host: string
   /** `sqlite:<file>`, a bare file path, `sqlite::memory:`, or `postgres://…`. */
   databaseUrl: string
+  /** PostgreSQL: most connections one process opens (nodes × this must stay below the server's max_connections). */
+  databasePoolMax: number
+  /** PostgreSQL: how long a request waits for a connection before it is answered 503 (opening one, or a free one). */
+  databaseConnectTimeoutMs: number
+  /** PostgreSQL: longest a statement may run before the server cancels it (503); 0 = no limit. */
+  databaseStatementTimeoutMs: number
   /** Socket.IO Redis adapter; undefined means the in-memory adapter (one process). */
   redisUrl: string | undefined
   /** Prefix of the Redis stream/keys, so several deployments (or test runs) can share one Redis. */
@@ -76,8 +82,18 @@ export interface Config {
   escalationCheckMs: number
   /** Unit positions older than this are not offered as "nearest units". */
   unitPositionMaxAgeSeconds: number
+  /** Reported positions kept per unit (the newest; older ones are trimmed as new ones arrive). 0 keeps none. */
+  unitPositionHistory: number
   /** Most events one `join_sos_channel {after}` replays (more: `truncated`, fall back to the snapshot). */
   eventsReplayLimit: number
+  /** Most points one `POST /api/sos/{id}/locations/` batch may carry (an offline phone's buffer). */
+  locationBatchMax: number
+  /** How far in the future a phone's `recorded_at` may be (its clock running ahead) before the fix is refused. */
+  locationClockSkewSeconds: number
+  /** How long an `Idempotency-Key` (or socket `client_request_id`) of a create is remembered, in seconds. */
+  idempotencyTtlSeconds: number
+  /** How often each node re-checks its signed-in sockets' tokens and accounts (0: never); the safety net behind immediate revocation. */
+  socketRevalidateSeconds: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
   /** Most contacts an account keeps, and most contacts one SOS alerts. */
@@ -252,6 +268,9 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketPort: int(env, 'SOCKET_PORT', 8001, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
     databaseUrl,
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 20, 1, 10_000),
+    databaseConnectTimeoutMs: int(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 600_000),
+    databaseStatementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
     redisUrl,
     redisPrefix: optional(env, 'REDIS_PREFIX') ?? 'naarikavach',
     mediaRoot: path.resolve(optional(env, 'MEDIA_ROOT') ?? path.join('data', 'media')),
@@ -285,7 +304,12 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     unitAcceptSeconds: int(env, 'UNIT_ACCEPT_SECONDS', 120, 0, 86_400),
     escalationCheckMs: int(env, 'ESCALATION_CHECK_MS', 1000, 50, 60_000),
     unitPositionMaxAgeSeconds: int(env, 'UNIT_POSITION_MAX_AGE_SECONDS', 300, 1, 86_400),
+    unitPositionHistory: int(env, 'UNIT_POSITION_HISTORY', 100, 0, 100_000),
     eventsReplayLimit: int(env, 'EVENTS_REPLAY_LIMIT', 1000, 1, 100_000),
+    locationBatchMax: int(env, 'LOCATION_BATCH_MAX', 500, 1, 10_000),
+    locationClockSkewSeconds: int(env, 'LOCATION_CLOCK_SKEW_SECONDS', 120, 0, 3600),
+    idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 7 * 86_400),
+    socketRevalidateSeconds: int(env, 'SOCKET_REVALIDATE_SECONDS', 60, 0, 86_400),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
     contactsMax: int(env, 'CONTACTS_MAX', 5, 1, 50),
     contactGraceSeconds: int(env, 'CONTACT_GRACE_SECONDS', 20, 0, 3600),

@@ -14,7 +14,7 @@ import { collect, connect, emitAck, next, settle, type ClientSocket } from './he
 /** `Authorization: Token <key>` as a plain header record. */
 const auth = (user: { token: string }): Record<string, string> => ({ authorization: `Token ${user.token}` })
 
-const TABLES: (keyof Database)[] = ['users', 'api_tokens', 'sos_requests', 'location_updates', 'officer_assignments', 'sos_images', 'unit_locations']
+const TABLES: (keyof Database)[] = ['users', 'api_tokens', 'sos_requests', 'location_updates', 'officer_assignments', 'sos_images', 'unit_locations', 'idempotency_keys']
 
 /** How many rows every table holds: a refused write must leave all of them unchanged. */
 async function rowCounts(app: FastifyInstance): Promise<Record<string, number>> {

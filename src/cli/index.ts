@@ -1,4 +1,4 @@
-// The `naarikavach` command line: serve | migrate | create-user. Each command is imported only when used.
+// The `naarikavach` command line: serve | migrate | create-user | users | backup. Each command is imported only when used.
 import { parseArgs } from 'node:util'
 import { ConfigError, createConfig } from '../config.ts'
 
@@ -10,6 +10,13 @@ Commands:
   create-user --username U --password P --role citizen|officer|dispatcher|admin
               [--unit-number N] [--email E] [--token]
                              Create an account; prints its id (and with --token a new API token, last line)
+  users list [--role R] [--unit-number N] [--active true|false] [--json]
+                             List accounts
+  users disable|enable <username>
+                             Deactivate (tokens revoked, live sockets dropped on every node) or reactivate an account
+  users set-role <username> --role R [--unit-number N]
+                             Change an account's role or unit (its live sockets reconnect with the new rights)
+  backup --to <file>         Online copy of the SQLite database (PostgreSQL: use pg_dump)
 
 Configuration comes from the environment (see README.md, .env.example).`
 
@@ -45,6 +52,26 @@ async function main(argv: string[]): Promise<number> {
       })
       const { createUserCommand } = await import('./commands/create-user.ts')
       return createUserCommand(config, values)
+    }
+    case 'users': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          role: { type: 'string' },
+          'unit-number': { type: 'string' },
+          active: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+        allowPositionals: true,
+        strict: true,
+      })
+      const { usersCommand } = await import('./commands/users.ts')
+      return usersCommand(config, { ...values, action: positionals[0], username: positionals[1] })
+    }
+    case 'backup': {
+      const { values } = parseArgs({ args: rest, options: { to: { type: 'string' } }, strict: true })
+      const { backupCommand } = await import('./commands/backup.ts')
+      return backupCommand(config, values)
     }
     default:
       console.error(`Unknown command "${command}".\n\n${USAGE}`)

@@ -1,7 +1,9 @@
 // Applies the frozen migrations in order; throws (so the CLI exits non-zero) on any failure.
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import * as initial from './migrations/20261123_0001_initial.ts'
 import * as incidentLog from './migrations/20261202_0002_incident_log.ts'
+import * as idempotency from './migrations/20261202_0003_idempotency.ts'
+import * as unitPositions from './migrations/20261202_0004_unit_positions.ts'
 import * as contacts from './migrations/20261202_0005_contacts.ts'
 import type { Database } from './schema.ts'
 
@@ -9,12 +11,28 @@ import type { Database } from './schema.ts'
 const MIGRATIONS: Record<string, Migration> = {
   '20261123_0001_initial': initial,
   '20261202_0002_incident_log': incidentLog,
+  '20261202_0003_idempotency': idempotency,
+  '20261202_0004_unit_positions': unitPositions,
   '20261202_0005_contacts': contacts,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  // A migration may rightly run for minutes (an index on a big table): on PostgreSQL it runs on one
+  // connection with the serving statement timeout lifted, restored before the connection goes back.
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return migrate(db)
+  return db.connection().execute(async (conn) => {
+    await sql`set statement_timeout = 0`.execute(conn)
+    try {
+      return await migrate(conn)
+    } finally {
+      await sql`reset statement_timeout`.execute(conn)
+    }
+  })
+}
+
+async function migrate(db: Kysely<Database>): Promise<string[]> {
   const migrator = new Migrator({ db, provider })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')

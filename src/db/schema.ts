@@ -89,6 +89,19 @@ export interface SosEventsTable {
   payload: string
 }
 
+/** A create's Idempotency-Key, remembered for IDEMPOTENCY_TTL_SECONDS. Neither the key nor the SOS token is stored. */
+export interface IdempotencyKeysTable {
+  /** SHA-256 (hex) of (operation, caller scope, key): the primary key, which decides racing first attempts. */
+  key_hash: string
+  /** SHA-256 (hex) of the canonical (validated) request body. */
+  request_hash: string
+  sos_request_id: number
+  /** Random per row; the SOS token is HMAC-SHA256(key, salt ‖ room_id), so it can be derived again from the key. */
+  token_salt: string
+  created_at: string
+  expires_at: string
+}
+
 export interface OfficerAssignmentsTable {
   id: Generated<number>
   sos_request_id: number
@@ -114,6 +127,18 @@ export interface UnitLocationsTable {
   latitude: number
   longitude: number
   timestamp: string
+  updated_by: number | null
+}
+
+/** Every unit's recent reported positions, newest N per unit (UNIT_POSITION_HISTORY), oldest trimmed. */
+export interface UnitLocationHistoryTable {
+  id: Generated<number>
+  unit_number: string
+  latitude: number
+  longitude: number
+  /** The fix's time: the phone's `timestamp` when it sent one, else when the server received it. */
+  timestamp: string
+  received_at: string
   updated_by: number | null
 }
 
@@ -212,8 +237,10 @@ export interface Database {
   officer_assignments: OfficerAssignmentsTable
   sos_images: SosImagesTable
   unit_locations: UnitLocationsTable
+  unit_location_history: UnitLocationHistoryTable
   app_settings: AppSettingsTable
   sos_events: SosEventsTable
+  idempotency_keys: IdempotencyKeysTable
   contacts: ContactsTable
   sos_contacts: SosContactsTable
   share_links: ShareLinksTable
@@ -229,8 +256,11 @@ export type LocationRow = Selectable<LocationUpdatesTable>
 export type AssignmentRow = Selectable<OfficerAssignmentsTable>
 export type ImageRow = Selectable<SosImagesTable>
 export type UnitLocationRow = Selectable<UnitLocationsTable>
+export type UnitHistoryRow = Selectable<UnitLocationHistoryTable>
+export type NewUnitHistory = Insertable<UnitLocationHistoryTable>
 export type SosEventRow = Selectable<SosEventsTable>
 export type NewSosEvent = Insertable<SosEventsTable>
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>
 export type ContactRow = Selectable<ContactsTable>
 export type SosContactRow = Selectable<SosContactsTable>
 export type ShareLinkRow = Selectable<ShareLinksTable>

@@ -21,7 +21,7 @@ export const MSG = {
 }
 
 /** Python's type names as DRF prints them in "Expected a dictionary, but got X". */
-function pyTypeName(value: unknown): string {
+export function pyTypeName(value: unknown): string {
   if (Array.isArray(value)) return 'list'
   if (value === null) return 'NoneType'
   if (typeof value === 'string') return 'str'

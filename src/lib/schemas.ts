@@ -24,6 +24,8 @@ export function withErrors<T extends Record<number, TSchema>>(success: T, codes:
   const out: Record<number, TSchema> = { ...success }
   for (const code of codes) out[code] = code === 400 ? Type.Ref(ValidationError) : Type.Ref(DetailError)
   out[429] = Type.Ref(DetailError)
+  // Any route that needs the database answers this while it is down (with Retry-After).
+  out[503] = Type.Ref(DetailError)
   return out
 }
 

@@ -1,7 +1,9 @@
-// The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; anything else → a masked 500.
+// The one error handler: AppError → its DRF-shaped body; framework errors → 4xx; a database outage → 503
+// "try again" with Retry-After; anything else → a masked 500.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../errors.ts'
+import { AppError, knownError } from '../errors.ts'
+import type { Throttle } from '../lib/throttle.ts'
 
 function send(reply: FastifyReply, status: number, body: Record<string, unknown>) {
   // Pre-serialized: error bodies have several legacy shapes, so they bypass the routes' response schemas.
@@ -48,11 +50,13 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 }
 
 export default fp(
-  async function errorHandler(app: FastifyInstance) {
+  async function errorHandler(app: FastifyInstance, opts: { outageLog: Throttle }) {
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const known = error instanceof AppError ? error : frameworkError(error)
+      const known = knownError(error) ?? frameworkError(error)
       if (known) {
         request.log.info({ code: known.code, status: known.status }, 'request refused')
+        // An outage fails every request: one warning (with the driver's error) per interval, not one each.
+        if (known.status === 503) opts.outageLog.run((skipped) => request.log.warn({ err: error, skipped }, 'database unavailable: requests are answered 503 (this line repeats at most every 10 s)'))
         if (known.retryAfter !== undefined) reply.header('retry-after', String(known.retryAfter))
         return send(reply, known.status, known.body)
       }

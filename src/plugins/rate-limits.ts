@@ -3,7 +3,6 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '../lib/rate-limiter.ts'
 
 declare module 'fastify' {
@@ -13,17 +12,14 @@ declare module 'fastify' {
   }
 }
 
-export interface RateLimitOptions {
-  redisUrl: string | undefined
-  redisPrefix: string
-}
+export type RateLimitOptions = Record<never, never>
 
 /** How long start-up waits for the first Redis connection before counting per node (it keeps retrying). */
 const REDIS_READY_WAIT_MS = 2000
 
 export default fp(
-  async function rateLimitsPlugin(app: FastifyInstance, opts: RateLimitOptions) {
-    if (!opts.redisUrl) {
+  async function rateLimitsPlugin(app: FastifyInstance) {
+    if (!app.redis.enabled) {
       await app.register(rateLimit, { global: false })
       app.decorate('limiter', new MemoryRateLimiter())
       return
@@ -31,11 +27,10 @@ export default fp(
     // Counted in Redis, the limits hold for the cluster (N nodes would otherwise allow N times as much).
     // No offline queue and a command timeout: a slow or absent Redis makes a limit fail open (HTTP-only
     // limits) or count per node (shared budgets) within a second, and never holds up an SOS.
-    const redis = new Redis(opts.redisUrl, { connectTimeout: 2000, commandTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    redis.on('error', (err) => app.log.error({ err }, 'rate-limit redis connection error'))
-    app.addHook('onClose', async () => {
-      await redis.quit().catch(() => undefined)
-    })
+    // Its connection errors are reported by the redis plugin (one line per outage, not one per retry).
+    const redis = app.redis.connect('rate-limits', { connectTimeout: 2000, commandTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    const prefix = app.redis.prefix
+    app.addHook('onClose', async () => app.redis.release(redis))
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, REDIS_READY_WAIT_MS)
       function done() {
@@ -48,15 +43,18 @@ export default fp(
       redis.once('error', done)
     })
     // skipOnError: if Redis is unreachable login and registration limits fail open.
-    await app.register(rateLimit, { global: false, redis, nameSpace: `${opts.redisPrefix}:rate-limit:`, skipOnError: true })
+    await app.register(rateLimit, { global: false, redis, nameSpace: `${prefix}:rate-limit:`, skipOnError: true })
     app.decorate(
       'limiter',
       new RedisRateLimiter({
         redis,
-        prefix: `${opts.redisPrefix}:limits:`,
-        onError: (err) => app.log.warn({ err }, 'rate-limit redis unavailable: counting shared budgets on this node only'),
+        prefix: `${prefix}:limits:`,
+        // During an outage the redis plugin has said so already; this is for a Redis that is up but slow.
+        onError: (err) => {
+          if (app.redis.state() === 'up') app.log.warn({ err }, 'rate-limit redis unavailable: counting shared budgets on this node only')
+        },
       }),
     )
   },
-  { name: 'rate-limits' },
+  { name: 'rate-limits', dependencies: ['redis'] },
 )

@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net'
 import { createAdapter } from '@socket.io/redis-streams-adapter'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
 import { Server } from 'socket.io'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
-import { CLIENT_EVENTS, type Ack, type ClientEventName } from '../realtime/contract.ts'
-import { on, type EventHandler } from '../realtime/handlers.ts'
+import { CLIENT_EVENTS, ROOMS, SERVER_EVENTS, type Ack, type ClientEventName, type SocketIdentity } from '../realtime/contract.ts'
+import { on, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
-import type { RealtimePublisher, RealtimeServer } from '../realtime/publisher.ts'
+import { REVOCATION_MESSAGES, type RealtimePublisher, type RealtimeServer } from '../realtime/publisher.ts'
+import type { RedisLink } from './redis.ts'
 
 export interface Realtime {
   io: RealtimeServer
@@ -30,8 +30,12 @@ export interface RealtimeOptions {
   verify: TokenVerifier
   handlers: Partial<Record<ClientEventName, EventHandler>>
   corsOrigins: string[]
-  redisUrl: string | undefined
-  redisPrefix: string
+  /** The node's Redis connections; when enabled, the Redis streams adapter carries events to every node. */
+  redis: RedisLink
+  /** A cluster message (event, disconnect) could not be published: it reached this node's sockets only. */
+  onPublishFailure?: () => void
+  /** Every client event answered with an error (metrics). */
+  onEventFailure?: FailureObserver
   legacy: boolean
   /** Events one socket may send per second before being told to slow down. */
   eventsPerSecond: number
@@ -39,11 +43,18 @@ export interface RealtimeOptions {
   maxRefusedEventsPerMinute: number
   /** Outgoing packets queued for one socket before it is treated as a stalled reader and disconnected. */
   maxPendingPackets: number
+  /**
+   * Re-checks every signed-in socket's token and account this often (0: never): the safety net behind
+   * revocation's immediate disconnect, for changes made where no socket server could be told (the CLI
+   * on a node without Redis, a Redis outage, a handshake racing a logout).
+   */
+  revalidateIntervalMs: number
+  /** The still-valid identities among these token hashes (those missing are revoked or deactivated). */
+  identities: (tokenHashes: string[]) => Promise<Map<string, SocketIdentity>>
 }
 
-const SERVER_EVENTS = new Set([
-  'connection_established', 'room_joined', 'new_sos', 'sos_snapshot', 'location_snapshot', 'unit_snapshot', 'location_history', 'unit_location_update', 'location_tracking_update',
-  'unit_loc', 'sos_resolved', 'create_sos_response', 'update_location_response', 'error',
+const FORBIDDEN_EVENTS = new Set<string>([
+  ...SERVER_EVENTS,
   // The original's internal events, which any client could forge there.
   'sos_created', 'location_update_to_room', 'location_update_to_unit',
 ])
@@ -60,14 +71,48 @@ export default fp(
       maxHttpBufferSize: 64 * 1024,
     })
 
-    let redis: { pub: Redis } | undefined
-    if (opts.redisUrl) {
-      const pub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true })
-      pub.on('error', (err) => app.log.error({ err }, 'redis adapter connection error'))
-      await pub.connect()
-      io.adapter(createAdapter(pub, { streamName: opts.redisPrefix, channelPrefix: opts.redisPrefix, sessionKeyPrefix: `${opts.redisPrefix}:session:`, onlyPlaintext: true }))
-      redis = { pub }
+    // The Redis adapter never holds up start or an event. Its publisher has no offline queue and a
+    // command timeout, so while Redis is down (or hung) a broadcast is refused within a second and the
+    // adapter delivers it to this node's sockets anyway; its reader and subscriber queue their commands
+    // and resume by themselves when Redis returns. Start waits for Redis at most 2 s, then goes on without it.
+    const owned: Array<ReturnType<RedisLink['connect']>> = []
+    if (opts.redis.enabled) {
+      const link = opts.redis
+      const pub = link.connect('adapter-publisher', { connectTimeout: 2000, commandTimeout: 1000, maxRetriesPerRequest: 0, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+      owned.push(pub)
+      // The adapter duplicates the publisher for its stream reader and its subscriber; those must wait
+      // out an outage (offline queue, unlimited retries) instead of failing fast, so they get their own options.
+      const roles = ['adapter-stream-reader', 'adapter-subscriber']
+      pub.duplicate = () => {
+        const client = link.connect(roles.shift() ?? 'adapter-extra', { connectTimeout: 2000, maxRetriesPerRequest: null })
+        owned.push(client)
+        // The adapter drops SUBSCRIBE's promise; one still pending when the node shuts down would reject
+        // unhandled ("Connection is closed."). Its outcome is the connection's, which the link reports.
+        const subscribe = client.subscribe.bind(client) as (...args: unknown[]) => Promise<unknown>
+        client.subscribe = ((...args: unknown[]) => {
+          const pending = subscribe(...args)
+          pending.catch(() => undefined)
+          return pending
+        }) as typeof client.subscribe
+        return client
+      }
+      const prefix = link.prefix
+      const factory = createAdapter(pub, { streamName: prefix, channelPrefix: prefix, sessionKeyPrefix: `${prefix}:session:`, onlyPlaintext: true })
+      // A regular function: Socket.IO calls it with `new`.
+      io.adapter(function redisStreamsAdapter(nsp: unknown) {
+        const adapter = factory(nsp) as unknown as { doPublish(message: unknown): Promise<string> }
+        const publish = adapter.doPublish.bind(adapter)
+        adapter.doPublish = (message) =>
+          publish(message).catch((err: unknown) => {
+            opts.onPublishFailure?.()
+            throw err
+          })
+        return adapter
+      } as unknown as Parameters<RealtimeServer['adapter']>[0])
       app.log.info('socket.io redis streams adapter attached')
+      // Listening with Redis already up means no event of the first moments stays on this node; a
+      // Redis that does not answer within this wait is an outage, and the node starts without it.
+      await link.settled(2000)
     }
 
     // The handshake's IncomingMessage is kept by Engine.IO for the socket's lifetime. Socket.IO copies
@@ -79,6 +124,9 @@ export default fp(
     io.use(handshakeAuth(opts.verify))
     io.on('connection', (socket) => {
       ;(socket.conn as unknown as { request: unknown }).request = null // handshake copied; release it (~a few KB per socket)
+      // Server-side rooms through which a logout, a password change or an account change reaches every
+      // socket of that token or user, on every node (RealtimePublisher.revoke).
+      if (socket.data.user && socket.data.tokenHash) void socket.join([ROOMS.user(socket.data.user.id), ROOMS.token(socket.data.tokenHash)])
       const log = app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
       // Unknown, forged and over-the-rate events are refusals. A real client makes a few by mistake; one
       // that keeps making them is probing or flooding, and each refusal costs a reply: past the allowance
@@ -96,7 +144,7 @@ export default fp(
       }
       for (const event of CLIENT_EVENTS) {
         const handler = opts.handlers[event]
-        if (handler) on(socket, event, handler, log, allow)
+        if (handler) on(socket, event, handler, log, allow, opts.onEventFailure)
       }
       socket.onAny((event: string, ...args: unknown[]) => {
         if ((CLIENT_EVENTS as string[]).includes(event)) return
@@ -107,8 +155,8 @@ export default fp(
           answer?.({ ok: false, error: { code: 'throttled', message: 'Too many events; slow down.' } })
           return
         }
-        const message = SERVER_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
-        const error = { code: SERVER_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
+        const message = FORBIDDEN_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`
+        const error = { code: FORBIDDEN_EVENTS.has(event) ? 'forbidden_event' : 'unknown_event', message }
         socket.emit('error', { ...error, event: String(event).slice(0, 50) })
         // Every client event answers its acknowledgement, refused ones too (CONTRACT §3).
         answer?.({ ok: false, error })
@@ -137,6 +185,32 @@ export default fp(
     }, 1000)
     sweeper.unref()
 
+    const revalidator = opts.revalidateIntervalMs > 0 ? setInterval(() => void revalidate(), opts.revalidateIntervalMs) : undefined
+    revalidator?.unref()
+    let revalidating = false
+    async function revalidate(): Promise<void> {
+      if (revalidating) return
+      revalidating = true
+      try {
+        const signedIn = [...io.of('/').sockets.values()].filter((s) => s.data.user && s.data.tokenHash)
+        if (signedIn.length === 0) return
+        const valid = await opts.identities([...new Set(signedIn.map((s) => s.data.tokenHash!))])
+        for (const socket of signedIn) {
+          const now = valid.get(socket.data.tokenHash!)
+          const then = socket.data.user!
+          if (now && now.id === then.id && now.role === then.role && now.unit_number === then.unit_number) continue
+          app.log.info({ sid: socket.id, user: then.id }, 'disconnecting a socket whose token or account changed')
+          socket.emit('error', { code: 'session_revoked', message: REVOCATION_MESSAGES.revalidated })
+          socket.disconnect(true)
+        }
+      } catch (err) {
+        // The database is down: keep everyone connected (and try again next time).
+        app.log.debug({ err }, 'socket revalidation skipped')
+      } finally {
+        revalidating = false
+      }
+    }
+
     const realtime: Realtime = {
       io,
       httpServer,
@@ -154,10 +228,12 @@ export default fp(
 
     app.addHook('onClose', async () => {
       clearInterval(sweeper)
+      if (revalidator) clearInterval(revalidator)
       io.disconnectSockets(true)
+      // io.close() stops the adapter's stream reader first; only then may its connection go.
       await new Promise<void>((resolve) => io.close(() => resolve()))
-      if (redis) await redis.pub.quit().catch(() => undefined)
+      for (const client of owned) opts.redis.release(client)
     })
   },
-  { name: 'realtime', dependencies: ['db'] },
+  { name: 'realtime', dependencies: ['db', 'redis'] },
 )

@@ -1,4 +1,6 @@
 // The typed Socket.IO contract: every client→server and server→client event, and the room names.
+import type { Static } from '@sinclair/typebox'
+import type * as s from './schemas.ts'
 
 export const ROOMS = {
   sosChannel: 'sos_channel',
@@ -6,6 +8,13 @@ export const ROOMS = {
   officerTracking: 'officer_tracking_channel',
   sos: (roomId: string) => `sos_${roomId}`,
   unit: (unitNumber: string) => `unit_${unitNumber}`,
+  /** Every socket of a signed-in user joins it at connection (server-side only: revocation). */
+  user: (userId: number) => `user:${userId}`,
+  /**
+   * Every socket opened with one API token joins it at connection: the first 32 hex digits of the
+   * token's SHA-256 (a name in the adapter's messages, never the token; 128 bits do not collide).
+   */
+  token: (tokenHash: string) => `token:${tokenHash.slice(0, 32)}`,
 } as const
 
 /** Who is on the other end of a socket (from the handshake token), as the realtime layer sees it. */
@@ -19,174 +28,56 @@ export interface SocketIdentity {
 
 export interface SocketData {
   user: SocketIdentity | null
+  /** SHA-256 (hex) of the API token the socket connected with (null when anonymous). */
+  tokenHash: string | null
   /** SOS rooms this socket has joined (bounded per socket). */
   joinedRooms: Set<string>
 }
 
-export interface NewSosEvent {
-  sos_id: number
-  room_id: string
-  name: string
-  sos_type: number
-  latitude: number
-  longitude: number
-  created_at: string
-  /** The `created` event's per-SOS seq (1) and global cursor, for de-duplication and resuming. */
-  seq?: number
-  cursor?: number
-}
-
-/** Who caused an event: an account (id and role), the victim's device (its SOS token), anyone (legacy), the server, or a trusted contact (her link). */
-export interface EventActor {
-  kind: 'user' | 'sos_token' | 'anonymous' | 'system' | 'contact'
-  user_id: number | null
-  role: 'citizen' | 'officer' | 'dispatcher' | 'admin' | null
-}
-
-export type SosStatusName = 'active' | 'acknowledged' | 'dispatched' | 'responding' | 'on_scene' | 'resolved' | 'cancelled'
-
+// The payload types are the TypeBox schemas' static types (schemas.ts): one definition for the
+// compiler, the AsyncAPI document (GET /api/asyncapi.json) and the docs.
+export type NewSosEvent = Static<typeof s.NewSos>
+/** Who caused an event: an account (id and role), the victim's device (its SOS token), anyone (legacy), or the server. */
+export type EventActor = Static<typeof s.EventActor>
+export type SosStatusName = Static<typeof s.SosStatusName>
 /** One entry of the incident log, as REST and sockets show it. */
-export interface LogEvent {
-  /** The global cursor: increases across all SOS; resume from the last one seen. */
-  cursor: number
-  sos_id: number
-  /** The per-SOS sequence number (1 = created). */
-  seq: number
-  kind: string
-  by: EventActor
-  at: string
-  data: Record<string, unknown>
-}
-
+export type LogEvent = Static<typeof s.LogEvent>
 /** Every change of an SOS, live (to `sos_channel`, the SOS room and the unit's room). */
-export interface SosUpdatedEvent {
-  sos_id: number
-  seq: number
-  cursor: number
-  kind: string
-  status: SosStatusName
-  unit_number_dispatched: string | null
-  acknowledged_flag: number
-  by: EventActor
-  at: string
-}
-
+export type SosUpdatedEvent = Static<typeof s.SosUpdated>
 /** An SOS nobody acknowledged in time, or a dispatched unit that did not accept (to `sos_channel`). */
-export interface SosEscalatedEvent {
-  sos_id: number
-  seq: number
-  cursor: number
-  level: number
-  reason: 'unacknowledged' | 'unit_not_responding'
-  waiting_seconds: number
-  unit_number?: string
-}
-
+export type SosEscalatedEvent = Static<typeof s.SosEscalated>
 /** What `join_sos_channel {after}` replays before going live: the log after the client's cursor. */
-export interface EventsReplay {
-  after: number
-  events: LogEvent[]
-  /** More events were missed than one replay holds: fall back to the snapshot (and page GET /api/events/). */
-  truncated: boolean
-  /** The cursor of the last replayed event (or `after` when none): live events at or below it are duplicates. */
-  cursor: number
-}
-
-export interface LocationPoint {
-  sos_id: number
-  latitude: number
-  longitude: number
-  /** The fix's time (the phone's `recorded_at` when it sent one). */
-  timestamp: string
-  /** The point's id: its place in storage order (resume `GET /api/sos/{id}/locations/?received_after=`). */
-  id?: number
-  /** Horizontal accuracy in metres, when the phone reported it. */
-  accuracy?: number | null
-}
-
+export type EventsReplay = Static<typeof s.EventsReplay>
+export type LocationPoint = Static<typeof s.LocationPoint>
 /**
  * The stored history sent once to a socket joining an SOS room, only when there is history. It has
  * `updates` and no top-level `sos_id`/`latitude`: that is how a client tells it from a live point.
  */
-export interface HistoryReplay {
-  updates: LocationPoint[]
-  /** More points are stored than were replayed (the newest were kept); page the rest over REST. */
-  truncated: boolean
-}
-
-export interface TrackingUpdate extends LocationPoint {
-  unit_number: string | null
-}
-
-export interface UnitLocation {
-  unit_id: string
-  latitude: number
-  longitude: number
-  timestamp: string
-}
-
-export interface SosResolvedEvent {
-  sos_id: number
-  room_id: string
-  status: 'resolved' | 'cancelled'
-}
-
+export type HistoryReplay = Static<typeof s.HistoryReplay>
+export type TrackingUpdate = Static<typeof s.TrackingUpdate>
+export type UnitLocation = Static<typeof s.UnitLocation>
+export type SosResolvedEvent = Static<typeof s.SosResolved>
 /** One open SOS in the snapshot a socket gets on joining `sos_channel`: the `new_sos` fields and where it stands now. */
-export interface OpenSos extends NewSosEvent {
-  status: Exclude<SosStatusName, 'resolved' | 'cancelled'>
-  unit_number_dispatched: string | null
-}
-
+export type OpenSos = Static<typeof s.OpenSos>
 /**
  * What a staff socket is sent right after it joins a channel, so a dashboard that (re)connects knows
  * everything that happened while it was away. Newest first, at most SNAPSHOT_LIMIT entries.
  */
-export interface SosSnapshot {
-  channel: 'sos_channel'
-  sos: OpenSos[]
-  truncated: boolean
-  /** The log's newest cursor when the snapshot was read (read first): resume `after` it. */
-  cursor: number
-}
+export type SosSnapshot = Static<typeof s.SosSnapshot>
+export type LocationSnapshot = Static<typeof s.LocationSnapshot>
+export type UnitSnapshot = Static<typeof s.UnitSnapshot>
+export type RoomJoined = Static<typeof s.RoomJoined>
+export type SocketErrorBody = Static<typeof s.SocketErrorBody>
+export type ConnectionEstablished = Static<typeof s.ConnectionEstablished>
+export type ErrorEvent = Static<typeof s.ErrorEvent>
 
-export interface LocationSnapshot {
-  channel: 'location_tracking_channel'
-  /** The last stored point of each open SOS that has one. */
-  positions: TrackingUpdate[]
-  truncated: boolean
-}
-
-export interface UnitSnapshot {
-  channel: 'officer_tracking_channel'
-  /** Every unit's last known position. */
-  units: UnitLocation[]
-  truncated: boolean
-}
-
-export interface RoomJoined {
-  message: string
-  channel?: string
-  room_id?: string
-  unit_number?: string
-}
-
-export interface SocketErrorBody {
-  code: string
-  message: string
-  fields?: Record<string, string[]>
-  /** On `throttled`: seconds until a retry can succeed (HTTP's Retry-After). */
-  retry_after?: number
-}
-
-export type Ack = { ok: true; data: unknown } | { ok: false; error: SocketErrorBody }
+export type Ack = Static<typeof s.Ack>
 export type AckCallback = (response: Ack) => void
 
-export type ResponseEvent =
-  | { success: true; data: unknown }
-  | { success: false; error: string; code?: string; fields?: Record<string, string[]>; retry_after?: number }
+export type ResponseEvent = Static<typeof s.ResponseEvent>
 
 export interface ServerToClientEvents {
-  connection_established: (payload: { message: string; sid: string; user: { id: number; username: string; role: string } | null }) => void
+  connection_established: (payload: ConnectionEstablished) => void
   room_joined: (payload: RoomJoined) => void
   new_sos: (payload: NewSosEvent) => void
   sos_snapshot: (payload: SosSnapshot) => void
@@ -202,8 +93,34 @@ export interface ServerToClientEvents {
   events_replay: (payload: EventsReplay) => void
   create_sos_response: (payload: ResponseEvent) => void
   update_location_response: (payload: ResponseEvent) => void
-  error: (payload: SocketErrorBody & { event?: string }) => void
+  error: (payload: ErrorEvent) => void
 }
+
+export type ServerEventName = keyof ServerToClientEvents
+
+// A record, so the compiler refuses a server event missing here (or one that does not exist).
+const SERVER_EVENT_NAMES: Record<ServerEventName, true> = {
+  connection_established: true,
+  room_joined: true,
+  new_sos: true,
+  sos_snapshot: true,
+  location_snapshot: true,
+  unit_snapshot: true,
+  location_history: true,
+  unit_location_update: true,
+  location_tracking_update: true,
+  unit_loc: true,
+  sos_resolved: true,
+  sos_updated: true,
+  sos_escalated: true,
+  events_replay: true,
+  create_sos_response: true,
+  update_location_response: true,
+  error: true,
+}
+
+/** Every event the server emits (clients may not emit them). */
+export const SERVER_EVENTS = Object.keys(SERVER_EVENT_NAMES) as ServerEventName[]
 
 type ClientHandler = (payload?: unknown, ack?: AckCallback) => void
 

@@ -1,7 +1,7 @@
 // Socket event plumbing: one wrapper that answers every client event through its ack ({ok, data} /
 // {ok: false, error}) and an `error` event, so a bad payload never throws or drops the socket.
 import type { Socket } from 'socket.io'
-import { AppError } from '../errors.ts'
+import { AppError, knownError } from '../errors.ts'
 import { MAX_PAYLOAD_DEPTH, nestedDeeperThan, TOO_DEEP } from '../lib/fields.ts'
 import type { Ack, ClientEventName, ClientToServerEvents, ServerToClientEvents, SocketData } from './contract.ts'
 
@@ -11,11 +11,18 @@ export type EventHandler = (socket: AppSocket, payload: unknown) => Promise<unkn
 
 export interface HandlerLogger {
   info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
   error(obj: object, msg: string): void
 }
 
+/** The masked answer to a failure that is neither a refusal nor an outage (a bug). */
+export const internalError = () => new AppError(500, 'internal_error', 'A server error occurred.')
+
+/** Told about every event answered with an error (metrics, the outage log), with the error as thrown. */
+export type FailureObserver = (event: ClientEventName, answer: AppError, cause: unknown) => void
+
 /** Registers `handler` for `event` on `socket` with the contract's error and ack behaviour. */
-export function on(socket: AppSocket, event: ClientEventName, handler: EventHandler, log: HandlerLogger, allow: () => boolean): void {
+export function on(socket: AppSocket, event: ClientEventName, handler: EventHandler, log: HandlerLogger, allow: () => boolean, onFailure?: FailureObserver): void {
   socket.on(event, async (...args: unknown[]) => {
     // The ack, if any, is the last argument and a function; a payload may be missing.
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (response: Ack) => void) : undefined
@@ -24,10 +31,12 @@ export function on(socket: AppSocket, event: ClientEventName, handler: EventHand
       const data = await handler(socket, args[0])
       ack?.({ ok: true, data: data ?? null })
     } catch (error) {
-      const appError =
-        error instanceof AppError ? error : new AppError(500, 'internal_error', 'A server error occurred.')
-      if (error instanceof AppError) log.info({ event, code: appError.code }, 'socket event refused')
-      else log.error({ err: error, event }, 'socket event failed')
+      // Same translation as HTTP: a database outage is `unavailable` (retry), anything unknown is masked.
+      const known = knownError(error)
+      const appError = known ?? internalError()
+      if (!known) log.error({ err: error, event }, 'socket event failed')
+      else log.info({ event, code: appError.code }, 'socket event refused')
+      onFailure?.(event, appError, error)
       const body = appError.toSocketError()
       socket.emit('error', { ...body, event })
       ack?.({ ok: false, error: body })

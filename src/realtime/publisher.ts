@@ -11,8 +11,28 @@ export interface SosRouting {
   unit_number_dispatched: string | null
 }
 
-export class RealtimePublisher {
+/** Why sockets are disconnected by the server: their token or account no longer grants what they hold. */
+export type RevocationReason = 'logout' | 'password_changed' | 'deactivated' | 'role_changed' | 'revalidated'
+
+/** Whose sockets to disconnect: a user's (optionally but one token's), or one token's. */
+export type RevocationTarget = { userId: number; exceptTokenHash?: string } | { tokenHash: string }
+
+/** Disconnects revoked sockets on every node: the publisher in a server, a Redis stream writer in the CLI. */
+export interface Revoker {
+  revoke(target: RevocationTarget, reason: RevocationReason): void
+}
+
+export interface PublisherObserver {
+  /** One room broadcast of `event` (whatever the number of recipients). */
+  emitted?(event: string): void
+  /** Sockets of a user or token were told to disconnect, on every node. */
+  revoked?(reason: RevocationReason): void
+}
+
+export class RealtimePublisher implements Revoker {
   private io: RealtimeServer | null = null
+
+  constructor(private readonly observer: PublisherObserver = {}) {}
 
   /** Bound once the Socket.IO server exists; before that (e.g. in the CLI) events go nowhere. */
   attach(io: RealtimeServer): void {
@@ -29,15 +49,27 @@ export class RealtimePublisher {
     if (io) setImmediate(() => emit(io))
   }
 
+  private counted(event: string): void {
+    this.observer.emitted?.(event)
+  }
+
   newSos(event: NewSosEvent): void {
-    this.later((io) => io.to(ROOMS.sosChannel).emit('new_sos', event))
+    this.later((io) => {
+      io.to(ROOMS.sosChannel).emit('new_sos', event)
+      this.counted('new_sos')
+    })
   }
 
   locationUpdated(sos: SosRouting, point: LocationPoint): void {
     this.later((io) => {
       io.to(ROOMS.sos(sos.room_id)).emit('location_history', point)
-      if (sos.unit_number_dispatched) io.to(ROOMS.unit(sos.unit_number_dispatched)).emit('unit_location_update', point)
+      this.counted('location_history')
+      if (sos.unit_number_dispatched) {
+        io.to(ROOMS.unit(sos.unit_number_dispatched)).emit('unit_location_update', point)
+        this.counted('unit_location_update')
+      }
       io.to(ROOMS.locationTracking).emit('location_tracking_update', { unit_number: sos.unit_number_dispatched, ...point })
+      this.counted('location_tracking_update')
     })
   }
 
@@ -45,7 +77,10 @@ export class RealtimePublisher {
     const rooms = [ROOMS.sos(sos.room_id), ROOMS.sosChannel]
     if (sos.unit_number_dispatched) rooms.push(ROOMS.unit(sos.unit_number_dispatched))
     // One emit to the union of rooms, so a socket in several of them gets the event once.
-    this.later((io) => io.to(rooms).emit('sos_resolved', { sos_id: sos.id, room_id: sos.room_id, status }))
+    this.later((io) => {
+      io.to(rooms).emit('sos_resolved', { sos_id: sos.id, room_id: sos.room_id, status })
+      this.counted('sos_resolved')
+    })
   }
 
   /**
@@ -67,6 +102,34 @@ export class RealtimePublisher {
   }
 
   unitLocation(location: UnitLocation): void {
-    this.later((io) => io.to(ROOMS.officerTracking).emit('unit_loc', location))
+    this.later((io) => {
+      io.to(ROOMS.officerTracking).emit('unit_loc', location)
+      this.counted('unit_loc')
+    })
   }
+
+  /**
+   * Disconnects, on every node (the adapter carries it), the sockets opened with a revoked token or by
+   * a user whose account changed, after telling them why. `exceptToken`: the token hash whose sockets
+   * stay (a password change keeps the device that made it signed in). Immediate, not deferred: the
+   * caller's answer ("logged out") must not precede it.
+   */
+  revoke(target: RevocationTarget, reason: RevocationReason): void {
+    const io = this.io
+    if (!io) return
+    const room = 'userId' in target ? ROOMS.user(target.userId) : ROOMS.token(target.tokenHash)
+    let to = io.to(room)
+    if ('userId' in target && target.exceptTokenHash) to = to.except(ROOMS.token(target.exceptTokenHash))
+    to.emit('error', { code: 'session_revoked', message: REVOCATION_MESSAGES[reason] })
+    to.disconnectSockets(true)
+    this.observer.revoked?.(reason)
+  }
+}
+
+export const REVOCATION_MESSAGES: Record<RevocationReason, string> = {
+  logout: 'This token was logged out.',
+  password_changed: 'The password of this account was changed; sign in again.',
+  deactivated: 'This account was deactivated.',
+  role_changed: 'The role or unit of this account changed; reconnect to get the rooms it now allows.',
+  revalidated: 'This token is no longer valid, or its account changed; reconnect.',
 }

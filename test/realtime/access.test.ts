@@ -460,6 +460,12 @@ function forgeries(w: World): [string, unknown][] {
     ['connection_established', { message: 'x' }],
     ['create_sos_response', { success: true, data: {} }],
     ['update_location_response', { success: true, data: {} }],
+    ['sos_updated', { sos_id: w.target.sos_id, seq: 2, cursor: 2, kind: 'acknowledged', status: 'acknowledged', unit_number_dispatched: null, acknowledged_flag: 1 }],
+    ['sos_escalated', { sos_id: w.target.sos_id, seq: 2, cursor: 2, level: 1, reason: 'unacknowledged', waiting_seconds: 60 }],
+    ['events_replay', { after: 0, events: [], truncated: false, cursor: 0 }],
+    ['sos_snapshot', { channel: 'sos_channel', sos: [], truncated: false, cursor: 0 }],
+    ['location_snapshot', { channel: 'location_tracking_channel', positions: [], truncated: false }],
+    ['unit_snapshot', { channel: 'officer_tracking_channel', units: [], truncated: false }],
   ]
 }
 

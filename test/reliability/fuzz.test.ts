@@ -53,7 +53,7 @@ test('REST endpoints answer hostile input with a 4xx and a clean JSON body', asy
     { method: 'POST', url: '/auth/token/login/', fields: ['username', 'password'] },
     { method: 'POST', url: '/api/create-sos/', fields: ['name', 'sos_type', 'initial_latitude', 'initial_longitude'] },
     { method: 'POST', url: '/api/sos/', fields: ['name', 'sos_type', 'initial_latitude', 'initial_longitude'] },
-    { method: 'POST', url: '/api/update-location/', fields: ['sos_request', 'latitude', 'longitude', 'sos_token'] },
+    { method: 'POST', url: '/api/update-location/', fields: ['sos_request', 'latitude', 'longitude', 'sos_token', 'accuracy', 'recorded_at'] },
     { method: 'POST', url: '/api/assign-officer/', fields: ['sos_request', 'officer_name', 'unit_number'] },
     { method: 'PATCH', url: `/api/sos/${sos.sos_id}/`, fields: ['name', 'sos_type', 'initial_latitude', 'initial_longitude', 'unit_number_dispatched'] },
     { method: 'PUT', url: `/api/sos/${sos.sos_id}/`, fields: ['name', 'sos_type', 'initial_latitude', 'initial_longitude'] },
@@ -75,6 +75,37 @@ test('REST endpoints answer hostile input with a 4xx and a clean JSON body', asy
       { numRuns: RUNS, seed: SEED },
     )
   }
+
+  // Offline batches (a bare array or {locations}) of fixes with hostile values, as the SOS's phone or staff.
+  const fixFields = ['latitude', 'longitude', 'accuracy', 'recorded_at']
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.array(bodyFor(fixFields), { maxLength: 6 }), fc.record({ locations: fc.array(bodyFor(fixFields), { maxLength: 6 }), sos_token: hostileValue }, { requiredKeys: [] }), bodyFor(['locations', 'sos_token'])),
+      fc.boolean(),
+      async (body, asAdmin) => {
+        const res = await app.inject({
+          method: 'POST',
+          url: `/api/sos/${sos.sos_id}/locations/`,
+          headers: { 'content-type': 'application/json', ...(asAdmin ? auth(admin) : { 'x-sos-token': sos.sos_token }) },
+          payload: rawJson(body),
+        })
+        assert.ok(res.statusCode < 500, `batch → ${res.statusCode} ${res.body}`)
+        assert.doesNotMatch(res.body, LEAK)
+        assert.equal(typeof res.json(), 'object')
+      },
+    ),
+    { numRuns: RUNS, seed: SEED },
+  )
+
+  // Idempotency-Key: hostile header values (any a client can put in a header) on a valid or hostile create.
+  await fc.assert(
+    fc.asyncProperty(hostileString.filter((key) => /^[\t\x20-\x7e\x80-\xff]*$/.test(key)), fc.oneof(fc.constant({ name: 'Asha', initial_latitude: 1, initial_longitude: 2 }), bodyFor(['name', 'initial_latitude', 'initial_longitude'])), async (key, body) => {
+      const res = await app.inject({ method: 'POST', url: '/api/create-sos/', headers: { 'content-type': 'application/json', 'idempotency-key': key }, payload: rawJson(body) })
+      assert.ok(res.statusCode < 500, `create with key ${JSON.stringify(key).slice(0, 80)} → ${res.statusCode} ${res.body}`)
+      assert.doesNotMatch(res.body, LEAK)
+    }),
+    { numRuns: RUNS, seed: SEED },
+  )
 
   // Paths: ids and file names with tricks.
   await fc.assert(

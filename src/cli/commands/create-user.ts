@@ -20,7 +20,7 @@ export async function createUserCommand(config: Config, args: CreateUserArgs): P
     console.error('create-user needs --username and --password')
     return 2
   }
-  const handle = openDatabase(config.databaseUrl)
+  const handle = openDatabase(config.databaseUrl, { connectTimeoutMs: config.databaseConnectTimeoutMs })
   try {
     await migrateToLatest(handle.db)
     const auth = new AuthService({ db: handle.db, passwordHashCost: config.passwordHashCost })

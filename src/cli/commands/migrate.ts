@@ -4,7 +4,7 @@ import { openDatabase } from '../../db/dialect.ts'
 import { migrateToLatest } from '../../db/migrator.ts'
 
 export async function migrateCommand(config: Config): Promise<number> {
-  const handle = openDatabase(config.databaseUrl)
+  const handle = openDatabase(config.databaseUrl, { connectTimeoutMs: config.databaseConnectTimeoutMs })
   try {
     const applied = await migrateToLatest(handle.db)
     console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Already up to date.')

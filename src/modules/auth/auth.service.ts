@@ -1,4 +1,5 @@
-// Accounts and API tokens: Djoser-compatible registration, token login/logout, token verification.
+// Accounts and API tokens: Djoser-compatible registration, token login/logout, set_password, token
+// verification, and the revocation of live sockets that logout and a password change imply.
 import type { Kysely } from 'kysely'
 import type { Database, Role, UserRow } from '../../db/schema.ts'
 import { errors, validationError } from '../../errors.ts'
@@ -6,6 +7,7 @@ import { asObject, FieldReader, MSG, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import { HashQueue } from '../../lib/hash-queue.ts'
 import { hashPassword, newApiToken, sha256Hex, verifyPassword } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
+import type { Revoker } from '../../realtime/publisher.ts'
 import { COMMON_PASSWORDS } from './common-passwords.ts'
 import * as repo from './auth.repository.ts'
 
@@ -84,13 +86,18 @@ export class AuthService {
   private readonly db: Kysely<Database>
   private readonly hashCost: number
   private readonly hashing: HashQueue
+  private readonly revoker: Revoker | undefined
   private dummyHash: Promise<string> | undefined
 
-  /** Without `hashing` (the CLI: one hash, no concurrent callers) hashes run one at a time, nothing refused. */
-  constructor(deps: { db: Kysely<Database>; passwordHashCost: number; hashing?: HashQueue }) {
+  /**
+   * Without `hashing` (the CLI: one hash, no concurrent callers) hashes run one at a time, nothing refused.
+   * `revoker` disconnects the live sockets of revoked tokens (the publisher; none in the CLI's create-user).
+   */
+  constructor(deps: { db: Kysely<Database>; passwordHashCost: number; hashing?: HashQueue; revoker?: Revoker }) {
     this.db = deps.db
     this.hashCost = deps.passwordHashCost
     this.hashing = deps.hashing ?? new HashQueue({ concurrency: 1, queueLimit: Infinity })
+    this.revoker = deps.revoker
   }
 
   /** POST /auth/users/: citizens register themselves; only an admin may create staff accounts. */
@@ -169,8 +176,49 @@ export class AuthService {
     return token
   }
 
+  /** Revokes the token and disconnects the sockets opened with it, on every node (not the user's other sessions). */
   async logout(token: string): Promise<void> {
-    await repo.deleteToken(this.db, sha256Hex(token))
+    const tokenHash = sha256Hex(token)
+    await repo.deleteToken(this.db, tokenHash)
+    this.revoker?.revoke({ tokenHash }, 'logout')
+  }
+
+  /**
+   * POST /auth/users/set_password/ (Djoser): the caller's current password, the new one twice. Every
+   * other token of the account is revoked and its sockets disconnected (a password is changed because
+   * it may be known to someone else, who may hold a token made with it); the token making the change
+   * stays signed in.
+   */
+  async setPassword(userId: number, currentToken: string, body: unknown): Promise<void> {
+    const fields = new FieldReader(asObject(body))
+    const current = fields.string('current_password', { max: 128, trim: false })
+    const next = fields.string('new_password', { max: 128, trim: false })
+    const again = fields.string('re_new_password', { max: 128, trim: false })
+    fields.done()
+    const user = await repo.findUserById(this.db, userId)
+    if (!user || !user.is_active) throw errors.invalidToken()
+    if (!(await this.hashing.run('login', () => verifyPassword(current!, user.password_hash)))) {
+      throw validationError({ current_password: ['Invalid password.'] })
+    }
+    if (next !== again) throw validationError({ non_field_errors: ["The two password fields didn't match."] })
+    const problems = passwordProblems(next!, user.username, user.email)
+    if (problems.length) throw validationError({ new_password: problems })
+    const passwordHash = await this.hashing.run('register', () => hashPassword(next!, this.hashCost))
+    const keep = sha256Hex(currentToken)
+    await this.db.transaction().execute(async (trx) => {
+      await repo.updateUser(trx, userId, { password_hash: passwordHash })
+      await repo.deleteTokensOfUser(trx, userId, keep)
+    })
+    this.revoker?.revoke({ userId, exceptTokenHash: keep }, 'password_changed')
+  }
+
+  /** The active identities behind these token hashes (socket revalidation); revoked ones are absent. */
+  async identitiesByTokenHash(tokenHashes: string[]): Promise<Map<string, AuthUser>> {
+    const found = new Map<string, AuthUser>()
+    for (let i = 0; i < tokenHashes.length; i += 500) {
+      for (const row of await repo.activeUsersByTokenHashes(this.db, tokenHashes.slice(i, i + 500))) found.set(row.token_hash, toAuthUser(row))
+    }
+    return found
   }
 
   /** Resolves a presented API token to its user, or null if it is unknown or revoked. */

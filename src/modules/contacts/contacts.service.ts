@@ -169,6 +169,8 @@ export class ContactsService {
       if (given.errors) answer.contacts_rejected = given.errors
       return {
         answer,
+        // An idempotent create's fingerprint covers the contacts only when the request named some.
+        fingerprint: payload.contacts === undefined ? undefined : { contacts: given.contacts, rejected: given.errors },
         write: async (trx, sos, now) => {
           const fromAccount = actor.user ? await repo.contactsOf(trx, actor.user.id) : []
           const chosen = this.merge(fromAccount, given.contacts)
@@ -176,6 +178,14 @@ export class ContactsService {
           const rows = await repo.insertSosContacts(trx, chosen.rows.map((c) => ({ ...c, sos_request_id: sos.id, created_at: now })))
           await this.enqueueAlerts(trx, sos, rows, now)
           // Only for a request that uses contacts: the original clients' answer keeps its exact shape.
+          if (payload.contacts !== undefined || rows.length > 0) answer.contacts_count = rows.length
+        },
+        // A repeated Idempotency-Key: the contacts the first create stored, nothing enqueued again.
+        replay: async (db, sos) => {
+          const rows = (await repo.contactsOfSos(db, sos.id)).filter((c) => c.source !== 'added')
+          const stored = new Set(rows.map((c) => c.phone))
+          // A named contact the first create left out can only have been over the limit.
+          if (given.contacts.some((c) => !stored.has(c.phone))) answer.contacts_rejected = [tooMany(this.opts.max)]
           if (payload.contacts !== undefined || rows.length > 0) answer.contacts_count = rows.length
         },
       }

@@ -1,4 +1,5 @@
-// Operations endpoints: liveness, readiness (database reachable), and the Socket.IO event description.
+// Operations endpoints: liveness, readiness (the database answers; Redis's state reported beside it), and
+// the Socket.IO event description.
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
@@ -10,14 +11,26 @@ export async function opsRoutes(app: FastifyInstance) {
     handler: async () => ({ status: 'ok' }),
   })
 
+  const Readiness = Type.Object({
+    status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')], { description: '`ready` (200) when the database answers, `unavailable` (503) when it does not' }),
+    database: Type.Union([Type.Literal('up'), Type.Literal('down')], { description: 'Whether `select 1` answered within the database timeouts' }),
+    redis: Type.Union(['up', 'down', 'connecting', 'disabled'].map((s) => Type.Literal(s)), {
+      description: 'The Redis connections of this node. Not part of readiness: without Redis a node still takes every SOS; events reach only its own sockets meanwhile.',
+    }),
+  })
   app.get('/ready', {
-    schema: { tags: ['ops'], summary: 'Readiness: the database answers', response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ status: Type.String() }) } },
+    schema: {
+      tags: ['ops'],
+      summary: 'Readiness: the database answers (503 when not); Redis state reported, not required',
+      response: { 200: Readiness, 503: Readiness },
+    },
     handler: async (_request, reply) => {
+      const redis = app.redis.state()
       try {
         await sql`select 1`.execute(app.db)
-        return { status: 'ready' }
+        return { status: 'ready', database: 'up', redis }
       } catch {
-        return reply.code(503).send({ status: 'unavailable' })
+        return reply.code(503).send({ status: 'unavailable', database: 'down', redis })
       }
     },
   })

@@ -1,7 +1,7 @@
 // Socket handlers for SOS: staff channels, SOS rooms with history replay, and socket-side create/update.
-import { AppError, errors } from '../../errors.ts'
+import { AppError, errors, knownError } from '../../errors.ts'
 import { ROOMS, type ClientEventName, type ResponseEvent } from '../../realtime/contract.ts'
-import { clientAddress, payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
+import { clientAddress, internalError, payloadObject, type AppSocket, type EventHandler } from '../../realtime/handlers.ts'
 import { SnapshotBatcher, type SnapshotSummary } from '../../realtime/snapshot-batcher.ts'
 import { isStaff } from '../auth/auth.service.ts'
 import type { Actor } from './sos.policy.ts'
@@ -52,7 +52,7 @@ function withResponseEvent(event: 'create_sos_response' | 'update_location_respo
       socket.emit(event, { success: true, data } satisfies ResponseEvent)
       return data
     } catch (error) {
-      const known = error instanceof AppError ? error.toSocketError() : { code: 'internal_error', message: 'A server error occurred.' }
+      const known = (knownError(error) ?? internalError()).toSocketError()
       const retry = 'retry_after' in known ? { retry_after: known.retry_after } : {}
       socket.emit(event, { success: false, error: known.message, code: known.code, fields: known.fields, ...retry } satisfies ResponseEvent)
       throw error
@@ -128,8 +128,12 @@ export function sosEventHandlers(opts: SosEventOptions): Partial<Record<ClientEv
     },
 
     // The service counts this against the same budgets as REST create (per IP, or per account).
-    create_sos: withResponseEvent('create_sos_response', async (socket, raw) =>
-      sos.create(payloadObject(raw), actorOf(socket, legacy), clientAddress(socket, opts.trustProxy))),
+    // `client_request_id` is the socket's Idempotency-Key (one namespace with the REST header).
+    create_sos: withResponseEvent('create_sos_response', async (socket, raw) => {
+      const payload = payloadObject(raw)
+      const key = payload.client_request_id
+      return sos.create(payload, actorOf(socket, legacy), clientAddress(socket, opts.trustProxy), key === undefined ? undefined : { value: key, field: 'client_request_id' })
+    }),
 
     update_location: withResponseEvent('update_location_response', async (socket, raw) => {
       const payload = payloadObject(raw)

@@ -23,6 +23,9 @@ export interface SosCreateLimits {
  * - Past her own budget she draws on her address's anonymous budget, as she could by signing out:
  *   an account is never worse off than no account, and that gives an abuser nothing new.
  * - Anonymous callers share one budget per client IP, generous because of carrier-grade NAT.
+ * - A repeated create (same Idempotency-Key, already stored) is answered before spend() is called, so a
+ *   retrying phone costs nothing and gets its SOS back even with its budget spent. First attempts that
+ *   race each other each spend once: until the database decides, none knows it is a repeat.
  */
 export class SosCreateBudget {
   private readonly anonymous: RateRule[]

@@ -1,7 +1,7 @@
 // SQL for SOS requests and their children. Every function takes the Kysely instance or a transaction first.
 import { sql, type Kysely } from 'kysely'
 import { prepared } from '../../db/prepared.ts'
-import type { AssignmentRow, Database, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
+import type { AssignmentRow, Database, IdempotencyKeyRow, ImageRow, LocationRow, NewSos, SosRow, SosStatus, SosUpdate } from '../../db/schema.ts'
 
 type Db = Kysely<Database>
 
@@ -84,8 +84,28 @@ export async function locationCounts(db: Db, sosIds: number[]): Promise<Map<numb
   return new Map(rows.map((row) => [row.sos_request_id, Number(row.n)]))
 }
 
-/** One page of an SOS's full history in storage order, after the point with id `afterId`. */
-export function locationsPage(db: Db, sosId: number, afterId: number, limit: number): Promise<LocationRow[]> {
+/** Where a page of locationsPage() starts: after this point in (timestamp, id) order; null from the start. */
+export interface LocationCursor {
+  timestamp: string
+  id: number
+}
+
+/**
+ * One page of an SOS's full history in the fix's own order, (timestamp, id): the phone's time first, then
+ * storage order among equal times. Keyset paging on the (sos_request_id, timestamp, id) index.
+ */
+export function locationsPage(db: Db, sosId: number, after: LocationCursor | null, limit: number): Promise<LocationRow[]> {
+  let query = db.selectFrom('location_updates').selectAll().where('sos_request_id', '=', sosId)
+  if (after) query = query.where((eb) => eb(eb.refTuple('timestamp', 'id'), '>', eb.tuple(after.timestamp, after.id)))
+  return query.orderBy('timestamp').orderBy('id').limit(limit).execute()
+}
+
+/**
+ * One page in storage order (by id), after the point with id `afterId`: for a client resuming "what
+ * arrived since". Per SOS, ids follow commit order on both databases: every insert of a point first
+ * takes the SOS row (touchOpenSos), so two writers of one SOS never overlap.
+ */
+export function locationsPageByReceipt(db: Db, sosId: number, afterId: number, limit: number): Promise<LocationRow[]> {
   return db
     .selectFrom('location_updates')
     .selectAll()
@@ -94,6 +114,11 @@ export function locationsPage(db: Db, sosId: number, afterId: number, limit: num
     .orderBy('id')
     .limit(limit)
     .execute()
+}
+
+/** One point of one SOS (a paging cursor), or undefined. */
+export function findLocation(db: Db, sosId: number, id: number): Promise<LocationRow | undefined> {
+  return db.selectFrom('location_updates').selectAll().where('id', '=', id).where('sos_request_id', '=', sosId).executeTakeFirst()
 }
 
 export function assignmentsFor(db: Db, sosIds: number[]): Promise<AssignmentRow[]> {
@@ -120,14 +145,83 @@ export async function recentLocations(db: Db, sosId: number, limit: number): Pro
   return { rows: rows.slice(0, limit).reverse(), truncated }
 }
 
-const insertLocationRow = prepared((db, sosId: number, latitude: number, longitude: number, timestamp: string) =>
-  db.insertInto('location_updates').values({ sos_request_id: sosId, latitude, longitude, timestamp }).returningAll(),
+/** A point to store: `timestamp` is the phone's `recorded_at` (client_time 1) or the server's clock (0). */
+export interface LocationInsert {
+  latitude: number
+  longitude: number
+  timestamp: string
+  accuracy: number | null
+  received_at: string
+  client_time: 0 | 1
+}
+
+// ON CONFLICT DO NOTHING: a phone-timed point whose (SOS, timestamp) is already stored is dropped by the
+// partial unique index (client_time = 1) and returns no row. Server-timed points never conflict.
+const insertLocationRow = prepared((db, sosId: number, latitude: number, longitude: number, timestamp: string, accuracy: number | null, receivedAt: string, clientTime: number) =>
+  db
+    .insertInto('location_updates')
+    .values({ sos_request_id: sosId, latitude, longitude, timestamp, accuracy, received_at: receivedAt, client_time: clientTime })
+    .onConflict((oc) => oc.doNothing())
+    .returningAll(),
 )
 
-export async function insertLocation(db: Db, sosId: number, latitude: number, longitude: number, timestamp: string): Promise<LocationRow> {
-  const [row] = await insertLocationRow(db, sosId, latitude, longitude, timestamp)
-  if (!row) throw new Error('insert into location_updates returned no row')
+/** Stores one point; undefined when it was a duplicate of a stored phone-timed point. */
+export async function insertLocation(db: Db, sosId: number, point: LocationInsert): Promise<LocationRow | undefined> {
+  const [row] = await insertLocationRow(db, sosId, point.latitude, point.longitude, point.timestamp, point.accuracy, point.received_at, point.client_time)
   return row
+}
+
+/** Rows per INSERT: 500 × 7 parameters stays far below SQLite's and PostgreSQL's bound-parameter limits. */
+const INSERT_CHUNK = 500
+
+/** Stores many points (in the order given); returns the rows stored, duplicates of stored points left out. */
+export async function insertLocations(db: Db, sosId: number, points: LocationInsert[]): Promise<LocationRow[]> {
+  const stored: LocationRow[] = []
+  for (let i = 0; i < points.length; i += INSERT_CHUNK) {
+    const values = points.slice(i, i + INSERT_CHUNK).map((point) => ({ sos_request_id: sosId, ...point }))
+    stored.push(...(await db.insertInto('location_updates').values(values).onConflict((oc) => oc.doNothing()).returningAll().execute()))
+  }
+  return stored
+}
+
+const newestPoint = prepared((db, sosId: number) =>
+  db.selectFrom('location_updates').select(['timestamp', 'id']).where('sos_request_id', '=', sosId).orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(1),
+)
+
+/** The newest stored point of an SOS in (timestamp, id) order, or undefined when it has none. */
+export async function newestLocation(db: Db, sosId: number): Promise<LocationCursor | undefined> {
+  return (await newestPoint(db, sosId))[0]
+}
+
+/** The stored phone-timed point of an SOS at `timestamp` (what a duplicate was a duplicate of). */
+export function findClientTimedLocation(db: Db, sosId: number, timestamp: string): Promise<LocationRow | undefined> {
+  return db
+    .selectFrom('location_updates')
+    .selectAll()
+    .where('sos_request_id', '=', sosId)
+    .where('timestamp', '=', timestamp)
+    .where('client_time', '=', 1)
+    .executeTakeFirst()
+}
+
+export function findIdempotencyKey(db: Db, keyHash: string): Promise<IdempotencyKeyRow | undefined> {
+  return db.selectFrom('idempotency_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst()
+}
+
+export async function insertIdempotencyKey(db: Db, row: IdempotencyKeyRow): Promise<void> {
+  await db.insertInto('idempotency_keys').values(row).execute()
+}
+
+/** Drops one key if it has expired (so the same key may start a new create), and returns whether it did. */
+export async function deleteExpiredIdempotencyKey(db: Db, keyHash: string, now: string): Promise<boolean> {
+  const result = await db.deleteFrom('idempotency_keys').where('key_hash', '=', keyHash).where('expires_at', '<=', now).executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}
+
+/** Drops every expired key (one indexed range delete). */
+export async function purgeExpiredIdempotencyKeys(db: Db, now: string): Promise<number> {
+  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst()
+  return Number(result.numDeletedRows)
 }
 
 export function insertAssignment(db: Db, row: Omit<AssignmentRow, 'id'>): Promise<AssignmentRow> {

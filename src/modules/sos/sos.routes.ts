@@ -1,16 +1,24 @@
 // HTTP routes for SOS requests: the original's paths (with and without trailing slash) plus cancel/acknowledge.
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, errors } from '../../errors.ts'
 import { baseUrlOf, linkTo } from '../../lib/base-url.ts'
 import { parseId } from '../../lib/fields.ts'
 import { TOKEN_OR_SOS_SECURITY, TOKEN_SECURITY, OPTIONAL_TOKEN_SECURITY, withErrors } from '../../lib/schemas.ts'
 import * as s from './sos.schemas.ts'
+import type { PageMode } from './sos.locations.service.ts'
 import { parsePage, type RequestContext, type SosService } from './sos.service.ts'
 
 export interface SosRouteOptions {
   sos: SosService
   publicUrl: string | undefined
+  /** LOCATION_BATCH_MAX: sizes the batch route's body limit. */
+  locationBatchMax: number
+}
+
+/** The batch route's answers: its 400 may carry `rejected` (by index) beside DRF's field messages. */
+function withBatchErrors(): Record<number, TSchema> {
+  return { ...withErrors({ 201: s.LocationBatchResponse }, [401, 403, 404, 409]), 400: s.LocationBatchError }
 }
 
 export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
@@ -37,12 +45,18 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
     schema: {
       tags: ['sos'],
       summary: 'Raise an SOS (anonymous allowed). Returns the sos_token for this device.',
+      description: 'Send an `Idempotency-Key` header (a fresh UUID v4 per SOS) to make retries safe: a repeat within 24 h answers as the first time, with `Idempotent-Replayed: true`.',
       security: OPTIONAL_TOKEN_SECURITY,
+      headers: s.CreateSosHeaders,
       body: s.CreateSosBody,
-      response: withErrors({ 201: s.CreateSosResponse }, [400, 401]),
+      response: withErrors({ 201: s.CreateSosResponse }, [400, 401, 422]),
     },
-    handler: async (request: FastifyRequest, reply: FastifyReply) =>
-      reply.code(201).send(await sos.create(request.body, request.actor, request.ip)),
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const key = request.headers['idempotency-key']
+      const { answer, replayed } = await sos.createOrReplay(request.body, request.actor, request.ip, key === undefined ? undefined : { value: key, field: 'Idempotency-Key' })
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).send(answer)
+    },
   }
   app.post('/api/create-sos/', createRoute)
   app.post('/api/sos/', { ...createRoute, schema: { ...createRoute.schema, summary: 'Same as /api/create-sos/ (the original router also created here)' } })
@@ -217,15 +231,33 @@ export async function sosRoutes(app: FastifyInstance, opts: SosRouteOptions) {
   app.get('/api/sos/:id/locations/', {
     schema: {
       tags: ['sos'],
-      summary: 'The full location history of an SOS, paged by id (`?after=<last id>&limit=` ≤ 1000)',
+      summary: 'The full location history of an SOS in the phone\'s time order, paged (`?after=<last id>&limit=` ≤ 1000; `?received_after=<id>` for storage order)',
       security: TOKEN_OR_SOS_SECURITY,
       params: s.SosIdParams,
       querystring: s.LocationsQuery,
       response: withErrors({ 200: s.LocationsPage }, [400, 401, 403, 404]),
     },
     handler: async (request) => {
-      const nextUrl = (after: number, limit: number) => `${ctx(request).baseUrl}/api/sos/${idOf(request)}/locations/?after=${after}&limit=${limit}`
+      const nextUrl = (mode: PageMode, after: number, limit: number) => `${ctx(request).baseUrl}/api/sos/${idOf(request)}/locations/?${mode}=${after}&limit=${limit}`
       return sos.locations(idOf(request), ctx(request), query(request), nextUrl)
     },
+  })
+
+  app.post('/api/sos/:id/locations/', {
+    // A full batch of fixes with long ISO times and accuracy is ~150 bytes each; never below the app's 256 KiB.
+    bodyLimit: Math.max(256 * 1024, opts.locationBatchMax * 300),
+    schema: {
+      tags: ['sos'],
+      summary: 'Upload an offline phone\'s buffered fixes (victim device with its SOS token, owner, or staff)',
+      description: 'A JSON array of `{latitude, longitude, accuracy?, recorded_at}` or `{locations: [...], sos_token?}`, at most LOCATION_BATCH_MAX (500). '
+        + 'Each item is judged alone: a repeated `recorded_at` is a duplicate (not stored again), a time more than LOCATION_CLOCK_SKEW_SECONDS ahead is refused, '
+        + 'and the answer lists refused items by index. 400 only when no item was valid; 409 when the SOS is closed. One transaction for the whole batch. '
+        + 'Only points newer than every stored one are pushed live.',
+      security: TOKEN_OR_SOS_SECURITY,
+      params: s.SosIdParams,
+      body: s.LocationBatchBody,
+      response: withBatchErrors(),
+    },
+    handler: async (request, reply) => reply.code(201).send(await sos.addLocations(idOf(request), request.body, ctx(request))),
   })
 }

@@ -2,10 +2,10 @@
 import { Type } from '@sinclair/typebox'
 import { UNIT_NUMBER_PATTERN } from '../../lib/fields.ts'
 import { Id, Timestamp } from '../../lib/schemas.ts'
+import { Accuracy, CreateSosBody, CreateSosResponse, Latitude, LocationUpdate, Longitude, RecordedAt, SosToken, UpdateLocationBody, UpdateLocationResponse } from '../../lib/sos-payloads.ts'
 
-const Latitude = Type.Number({ minimum: -90, maximum: 90, description: 'Degrees, finite, in [-90, 90]; numeric strings accepted' })
-const Longitude = Type.Number({ minimum: -180, maximum: 180, description: 'Degrees, finite, in [-180, 180]; numeric strings accepted' })
-const SosToken = Type.String({ description: 'The SOS token from create-sos (or send it as the X-SOS-Token header)' })
+// The bodies the socket takes too (create_sos, update_location), defined once in lib/ for both.
+export { CreateSosBody, CreateSosResponse, LocationUpdate, UpdateLocationBody, UpdateLocationResponse }
 
 export const SosStatus = Type.Union(
   ['active', 'acknowledged', 'dispatched', 'responding', 'on_scene', 'resolved', 'cancelled'].map((s) => Type.Literal(s)),
@@ -14,15 +14,6 @@ export const SosStatus = Type.Union(
 
 const Outcome = Type.Union(['assisted', 'false_alarm', 'unfounded', 'transferred', 'other'].map((s) => Type.Literal(s)))
 const NullableTime = Type.Union([Timestamp, Type.Null()])
-
-export const LocationUpdate = Type.Object({
-  id: Id,
-  sos_request: Type.Integer({ description: 'SOS id' }),
-  latitude: Type.Number(),
-  longitude: Type.Number(),
-  timestamp: Timestamp,
-  accuracy: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'Horizontal accuracy in metres, when the phone sent it' })),
-}, { $id: 'LocationUpdate' })
 
 export const OfficerAssignment = Type.Object({
   id: Id,
@@ -72,34 +63,42 @@ export const Sos = Type.Object({
   escalation_level: Type.Integer({ description: 'How many times this SOS was escalated in its current phase' }),
 }, { $id: 'Sos' })
 
-export const CreateSosBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 255, description: 'Who needs help' }),
-  sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
-  initial_latitude: Latitude,
-  initial_longitude: Longitude,
-  contacts: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 255 }), phone: Type.String({ description: 'E.164' }), email: Type.Optional(Type.String()) }), {
-    description: 'Trusted contacts to alert after CONTACT_GRACE_SECONDS (with a signed-in citizen\'s own contacts first; at most CONTACTS_MAX in all). Invalid ones never refuse the SOS: they are reported in contacts_rejected.',
+export const CreateSosHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    description: 'Makes the create retry-safe: a repeat with the same key and body within IDEMPOTENCY_TTL_SECONDS (24 h) returns the first answer '
+      + '(same sos_id, room_id and a working sos_token) instead of a second SOS; the same key with another body is 422. 8–255 visible ASCII characters. '
+      + 'Use a fresh random UUID v4 per SOS: with the exact body the key recovers the sos_token.',
   })),
 })
 
-export const CreateSosResponse = Type.Object({
-  status: Type.Literal('success'),
-  message: Type.String(),
-  sos_id: Id,
-  room_id: Type.String(),
-  sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
-  contacts_count: Type.Optional(Type.Integer({ description: 'How many trusted contacts this SOS alerts' })),
-  contacts_rejected: Type.Optional(Type.Array(Type.Unknown(), { description: 'Per item of `contacts` its field errors ({} when fine), or one list-level message (too many)' })),
-})
-
-export const UpdateLocationBody = Type.Object({
-  sos_request: Type.Integer({ description: 'SOS id' }),
+export const LocationFix = Type.Object({
   latitude: Latitude,
   longitude: Longitude,
-  sos_token: Type.Optional(SosToken),
+  accuracy: Type.Optional(Type.Union([Accuracy, Type.Null()])),
+  recorded_at: RecordedAt,
 })
 
-export const UpdateLocationResponse = Type.Object({ status: Type.String(), location: Type.Ref(LocationUpdate) })
+export const LocationBatchBody = Type.Union([
+  Type.Array(LocationFix, { description: 'The buffered fixes (at most LOCATION_BATCH_MAX, 500); the SOS token goes in X-SOS-Token' }),
+  Type.Object({ locations: Type.Array(LocationFix), sos_token: Type.Optional(SosToken) }),
+])
+
+const RejectedItem = Type.Object({
+  index: Type.Integer({ description: 'Position of the item in the batch (0-based)' }),
+  errors: Type.Record(Type.String(), Type.Array(Type.String()), { description: 'DRF-style field errors of that item' }),
+})
+
+export const LocationBatchResponse = Type.Object({
+  status: Type.String(),
+  accepted: Type.Integer({ description: 'Points stored by this request' }),
+  duplicates: Type.Integer({ description: 'Valid points not stored again: their recorded_at was already stored for this SOS, or repeated in the batch' }),
+  rejected: Type.Array(RejectedItem, { description: 'Invalid items (future-dated, bad coordinates, …), by index; the others were still stored' }),
+  locations: Type.Array(Type.Ref(LocationUpdate), { description: 'The stored points, in the phone\'s time order' }),
+})
+
+export const LocationBatchError = Type.Object({
+  rejected: Type.Optional(Type.Array(RejectedItem)),
+}, { additionalProperties: Type.Array(Type.String()), description: 'DRF-style errors; when no item was valid, also `rejected` by index' })
 
 export const AssignOfficerBody = Type.Object({
   sos_request: Type.Integer({ description: 'SOS id' }),
@@ -180,7 +179,8 @@ export const PageQuery = Type.Object({
 export const SosPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: Type.Array(Type.Ref(Sos)) })
 
 export const LocationsQuery = Type.Object({
-  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Return points with an id greater than this (the last id of the previous page)' })),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Continue after the point with this id (the last of the previous page) in the fix order (timestamp, id); 0 or absent: from the oldest' })),
+  received_after: Type.Optional(Type.Integer({ minimum: 0, description: 'Instead of after: points stored after the point with this id, in storage order (what arrived since)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Default 500' })),
 })
 

@@ -2,25 +2,43 @@
 // publishes each change only after its commit.
 import crypto from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { AssignmentRow, Database, ImageRow, LocationRow, SosRow } from '../../db/schema.ts'
+import type { AssignmentRow, Database, IdempotencyKeyRow, ImageRow, LocationRow, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
-import { AppError, errors } from '../../errors.ts'
+import { isUniqueViolation } from '../../db/dialect.ts'
+import type { AppError} from '../../errors.ts';
+import { errors } from '../../errors.ts'
 import { asObject, FieldReader } from '../../lib/fields.ts'
 import type { RateLimiter } from '../../lib/rate-limiter.ts'
-import { newSosToken, sha256Hex } from '../../lib/secrets.ts'
+import { digestsEqual, newSosToken, sha256Hex } from '../../lib/secrets.ts'
 import { nowIso } from '../../lib/time.ts'
 import type { HistoryReplay, LocationSnapshot, OpenSos, SosSnapshot } from '../../realtime/contract.ts'
-import { COORDS, MAX_PAGE, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
+import { COORDS, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import { after, SosLifecycle, toUpdatedEvent, type EscalationTimes } from './sos.lifecycle.service.ts'
-import type { SosCreateExtension } from './sos.extensions.ts'
+import type { SosCreateExtension, SosCreateStep } from './sos.extensions.ts'
+import { claimFor, deriveSosToken, idempotencyConflict, newTokenSalt, readIdempotencyKey, type IdempotencyClaim, type IdempotencyInput } from './sos.idempotency.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
+import { SosLocations, type LocationRules, type PageMode } from './sos.locations.service.ts'
 import { appendEvent, eventActor, toEventDto } from './sos.log.ts'
 import { IncidentLog } from './sos.log.service.ts'
 import * as repo from './sos.repository.ts'
 import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
 
 export * from './sos.dto.ts'
+
+/** The answer of create-sos (also replayed, identical, for a repeated Idempotency-Key). */
+export interface CreatedAnswer {
+  status: 'success'
+  message: string
+  sos_id: number
+  room_id: string
+  sos_token: string
+  /** What create extensions add (trusted contacts: contacts_count, contacts_rejected). */
+  [extra: string]: unknown
+}
+
+/** Purge expired idempotency keys at most this often per process (or once per TTL, if shorter). */
+const IDEMPOTENCY_PURGE_MS = 60_000
 
 export class SosService {
   private readonly db: Kysely<Database>
@@ -37,6 +55,10 @@ export class SosService {
   /** Reading the incident log (per SOS, the feed, the audit trail, the socket replay). */
   readonly log: IncidentLog
   private readonly createExtensions: SosCreateExtension[] = []
+  /** Location points: single updates, offline batches, paging, the room replay. */
+  readonly track: SosLocations
+  private readonly idempotencyTtlSeconds: number
+  private nextIdempotencyPurge = 0
 
   constructor(deps: {
     db: Kysely<Database>
@@ -51,6 +73,9 @@ export class SosService {
     createLimits: SosCreateLimits
     escalation: EscalationTimes
     eventsReplayLimit: number
+    locationRules: LocationRules
+    /** How long a create's Idempotency-Key is remembered (IDEMPOTENCY_TTL_SECONDS). */
+    idempotencyTtlSeconds: number
   }) {
     this.db = deps.db
     this.writer = deps.writer
@@ -63,6 +88,8 @@ export class SosService {
     this.times = deps.escalation
     this.lifecycle = new SosLifecycle({ db: deps.db, writer: deps.writer, publisher: deps.publisher, reads: this, times: deps.escalation })
     this.log = new IncidentLog({ db: deps.db, reads: this, replayLimit: deps.eventsReplayLimit })
+    this.track = new SosLocations({ db: deps.db, writer: deps.writer, publisher: deps.publisher, historyReplayLimit: deps.historyReplayLimit, rules: deps.locationRules })
+    this.idempotencyTtlSeconds = deps.idempotencyTtlSeconds
   }
 
   /** Another module's part of raising an SOS (trusted contacts), run inside the create transaction. */
@@ -70,54 +97,140 @@ export class SosService {
     this.createExtensions.push(extension)
   }
 
-  async create(body: unknown, actor: Actor, address: string) {
+  /** POST /api/create-sos/, /api/sos/ and socket `create_sos`. */
+  async create(body: unknown, actor: Actor, address: string, idempotency?: IdempotencyInput): Promise<CreatedAnswer> {
+    return (await this.createOrReplay(body, actor, address, idempotency)).answer
+  }
+
+  /**
+   * Creates an SOS, or, for a key already used by this caller within IDEMPOTENCY_TTL_SECONDS, answers
+   * exactly as the first time (`replayed: true`): no second SOS, no second `new_sos`, no budget spent.
+   * Racing first attempts are decided by the key's primary key: the loser's whole transaction rolls back.
+   */
+  async createOrReplay(body: unknown, actor: Actor, address: string, idempotency?: IdempotencyInput): Promise<{ answer: CreatedAnswer; replayed: boolean }> {
     const payload = asObject(body)
     const fields = new FieldReader(payload)
     const name = fields.string('name', { max: 255 })
     const sosType = fields.intChoice('sos_type', [0, 1], 0)
     const latitude = fields.number('initial_latitude', COORDS.latitude)
     const longitude = fields.number('initial_longitude', COORDS.longitude)
+    const key = readIdempotencyKey(fields, idempotency)
     fields.done()
+    // Extensions read their own fields (they never refuse the SOS); pure, so a replay prepares them too.
     const steps = this.createExtensions.map((extension) => extension.prepare(payload, actor))
+    // An extension's fields join the request a key belongs to only when they were sent, so that keys stored
+    // before an extension existed (or requests without its fields) keep their fingerprint.
+    const extra = steps.map((step) => step?.fingerprint)
+    const request = extra.some((value) => value !== undefined) ? [name, sosType, latitude, longitude, ...extra] : [name, sosType, latitude, longitude]
+    const claim = key === undefined ? undefined : claimFor(actor, key, request)
+
+    // A repeat is answered before the budget: a phone retrying the create it already made costs nothing,
+    // even when the budget is spent (first attempts racing each other each count: none knows it is a repeat).
+    if (claim) {
+      const earlier = await repo.findIdempotencyKey(this.db, claim.keyHash)
+      if (earlier && earlier.expires_at > nowIso()) return this.replay(earlier, claim, steps)
+    }
     // After validation, so a malformed request costs no budget; before the write, so a refused one stores nothing.
     await this.createBudget.spend(actor, address)
 
-    const sosToken = newSosToken()
     const now = nowIso()
-    const { row, event } = await this.writer.run(async (trx) => {
-      const inserted = await repo.insertSos(trx, {
-      user_id: actor.user?.id ?? null,
-      name: name!,
-      sos_type: sosType!,
-      status: 'active',
-      status_flag: 0,
-      acknowledged_flag: 0,
-      initial_latitude: latitude!,
-      initial_longitude: longitude!,
-      unit_number_dispatched: null,
-      room_id: crypto.randomUUID(),
-      sos_token_hash: sha256Hex(sosToken),
-      created_at: now,
-      updated_at: now,
-      outcome: null,
-      resolution_note: null,
-      cancel_reason: null,
-      acknowledged_at: null,
-      dispatched_at: null,
-      accepted_at: null,
-      arrived_at: null,
-      closed_at: null,
-      next_escalation_at: after(now, this.times.escalateAfterSeconds),
+    const roomId = crypto.randomUUID()
+    const salt = claim ? newTokenSalt() : undefined
+    const sosToken = claim ? deriveSosToken(claim.key, salt!, roomId) : newSosToken()
+    let outcome
+    try {
+      outcome = await this.writer.run(async (trx) => {
+        if (claim) {
+          // SQLite: an earlier job of the same group commit may hold the key (uncommitted, same connection).
+          const current = await repo.findIdempotencyKey(trx, claim.keyHash)
+          if (current && current.expires_at > now) return { earlier: current }
+          if (current) await repo.deleteExpiredIdempotencyKey(trx, claim.keyHash, now)
+        }
+        const inserted = await repo.insertSos(trx, {
+          user_id: actor.user?.id ?? null,
+          name: name!,
+          sos_type: sosType!,
+          status: 'active',
+          status_flag: 0,
+          acknowledged_flag: 0,
+          initial_latitude: latitude!,
+          initial_longitude: longitude!,
+          unit_number_dispatched: null,
+          room_id: roomId,
+          sos_token_hash: sha256Hex(sosToken),
+          created_at: now,
+          updated_at: now,
+          outcome: null,
+          resolution_note: null,
+          cancel_reason: null,
+          acknowledged_at: null,
+          dispatched_at: null,
+          accepted_at: null,
+          arrived_at: null,
+          closed_at: null,
+          next_escalation_at: after(now, this.times.escalateAfterSeconds),
+        })
+        const created = await appendEvent(trx, inserted.id, 'created', eventActor(actor), now, {
+          name: inserted.name, sos_type: inserted.sos_type, latitude: inserted.initial_latitude, longitude: inserted.initial_longitude,
+        })
+        // In the same transaction as the SOS: a key exists exactly when its SOS does.
+        if (claim) {
+          await repo.insertIdempotencyKey(trx, {
+            key_hash: claim.keyHash,
+            request_hash: claim.requestHash,
+            sos_request_id: inserted.id,
+            token_salt: salt!,
+            created_at: now,
+            expires_at: new Date(Date.parse(now) + this.idempotencyTtlSeconds * 1000).toISOString(),
+          })
+        }
+        // After the key, so a create that lost its key's race does no extension work before it rolls back
+        // (and everything an extension writes, e.g. contact alerts, rolls back with it).
+        for (const step of steps) await step?.write(trx, inserted, now)
+        return { row: { ...inserted, last_seq: created.seq }, event: toEventDto(created) }
       })
-      const created = await appendEvent(trx, inserted.id, 'created', eventActor(actor), now, {
-        name: inserted.name, sos_type: inserted.sos_type, latitude: inserted.initial_latitude, longitude: inserted.initial_longitude,
-      })
-      for (const step of steps) await step?.write(trx, inserted, now)
-      return { row: { ...inserted, last_seq: created.seq }, event: toEventDto(created) }
-    })
+    } catch (error) {
+      // PostgreSQL: another transaction committed this key first (this INSERT waited for it, then failed).
+      if (!claim || !isUniqueViolation(error, { pgConstraint: 'idempotency_keys_pkey', sqliteColumn: 'idempotency_keys.key_hash' })) throw error
+      const winner = await repo.findIdempotencyKey(this.db, claim.keyHash)
+      if (!winner) throw error
+      return this.replay(winner, claim, steps)
+    }
+    if ('earlier' in outcome) return this.replay(outcome.earlier!, claim!, steps)
+    if (claim) this.purgeExpiredKeys()
+    const { row, event } = outcome
     this.publisher.newSos({ ...toNewSosEvent(row), seq: event.seq, cursor: event.cursor })
     this.publisher.sosUpdated(row, toUpdatedEvent(row, event))
-    return { status: 'success', message: 'SOS created successfully', sos_id: row.id, room_id: row.room_id, sos_token: sosToken, ...Object.assign({}, ...steps.map((step) => step?.answer)) }
+    return { answer: this.createdAnswer(row.id, row.room_id, sosToken, steps), replayed: false }
+  }
+
+  /**
+   * Deletes expired keys, at most once a minute (or a TTL) per process, in a transaction of its own after a keyed
+   * create: not inside the create's, where its row locks could meet another node's purge and cost an SOS
+   * its commit. Nothing waits for it; a failed purge is simply tried again later.
+   */
+  private purgeExpiredKeys(): void {
+    if (Date.now() < this.nextIdempotencyPurge) return
+    this.nextIdempotencyPurge = Date.now() + Math.min(IDEMPOTENCY_PURGE_MS, this.idempotencyTtlSeconds * 1000)
+    this.writer.run((trx) => repo.purgeExpiredIdempotencyKeys(trx, nowIso())).catch(() => undefined)
+  }
+
+  private createdAnswer(sosId: number, roomId: string, sosToken: string, steps: Array<SosCreateStep | undefined>): CreatedAnswer {
+    const extra = Object.assign({}, ...steps.map((step) => step?.answer)) as Record<string, unknown>
+    return { status: 'success', message: 'SOS created successfully', sos_id: sosId, room_id: roomId, sos_token: sosToken, ...extra }
+  }
+
+  /**
+   * The first answer again, its token derived anew from the key (the stored hash must match it). Extensions
+   * rebuild their part of the answer from what the first create stored; they write nothing (no second alert).
+   */
+  private async replay(earlier: IdempotencyKeyRow, claim: IdempotencyClaim, steps: Array<SosCreateStep | undefined>): Promise<{ answer: CreatedAnswer; replayed: true }> {
+    if (earlier.request_hash !== claim.requestHash) throw idempotencyConflict()
+    const sos = await this.load(earlier.sos_request_id)
+    const sosToken = deriveSosToken(claim.key, earlier.token_salt, sos.room_id)
+    if (!digestsEqual(sha256Hex(sosToken), sos.sos_token_hash)) throw new Error('an idempotent replay derived a token that does not match its SOS')
+    for (const step of steps) await step?.replay?.(this.db, sos)
+    return { answer: this.createdAnswer(sos.id, sos.room_id, sosToken, steps), replayed: true }
   }
 
   /**
@@ -152,23 +265,17 @@ export class SosService {
     return (await this.expand([row], ctx.baseUrl, this.historyReplayLimit))[0]
   }
 
-  /** GET /api/sos/{id}/locations/?after=<id>&limit=: the full history, paged, for whoever may read the SOS. */
-  async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (after: number, limit: number) => string) {
+  /** GET /api/sos/{id}/locations/: the full history, paged (SosLocations.page), for whoever may read the SOS. */
+  async locations(id: number, ctx: RequestContext, query: Record<string, unknown>, nextUrl: (mode: PageMode, after: number, limit: number) => string) {
     if (hasNoCredential(ctx.actor)) throw errors.notAuthenticated()
     const row = await this.load(id)
     if (!sosPolicy.read(ctx.actor, row)) throw refuse(ctx.actor)
-    const fields = new FieldReader(query)
-    const after = fields.integer('after', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
-    const limit = fields.integer('limit', { required: false, min: 1, max: MAX_PAGE }) ?? 500
-    fields.done()
-    const rows = await repo.locationsPage(this.db, row.id, after, limit)
-    const last = rows[rows.length - 1]
-    return {
-      sos_id: row.id,
-      count: (await repo.locationCounts(this.db, [row.id])).get(row.id) ?? 0,
-      next: rows.length === limit && last ? nextUrl(last.id, limit) : null,
-      results: rows.map(toLocationDto),
-    }
+    return this.track.page(row, query, nextUrl)
+  }
+
+  /** POST /api/sos/{id}/locations/: an offline phone's buffered fixes (SosLocations.addBatch). */
+  addLocations(id: number, body: unknown, ctx: RequestContext) {
+    return this.track.addBatch(id, body, ctx)
   }
 
   /** Loads an SOS for access checks by another module (media); 404 when it does not exist. */
@@ -212,39 +319,14 @@ export class SosService {
     return { rows: rows.slice(0, this.snapshotLimit), truncated: rows.length > this.snapshotLimit }
   }
 
-  /**
-   * The stored history replayed to a client joining the SOS room (newest points, oldest first). No
-   * top-level `sos_id`: the original dashboard takes any `location_history` carrying one for a live point.
-   */
-  async history(sos: SosRow): Promise<HistoryReplay> {
-    const { rows, truncated } = await repo.recentLocations(this.db, sos.id, this.historyReplayLimit)
-    return { updates: rows.map(toPoint), truncated }
+  /** The stored history replayed to a client joining the SOS room (SosLocations.history). */
+  history(sos: SosRow): Promise<HistoryReplay> {
+    return this.track.history(sos)
   }
 
-  async updateLocation(body: unknown, actor: Actor) {
-    const payload = asObject(body)
-    const fields = new FieldReader(payload)
-    const sosId = fields.pk('sos_request')
-    const latitude = fields.number('latitude', COORDS.latitude)
-    const longitude = fields.number('longitude', COORDS.longitude)
-    fields.done()
-    const withToken = this.withBodyToken(actor, payload)
-    if (!actor.legacy && hasNoCredential(withToken)) throw errors.notAuthenticated()
-
-    const sos = await repo.findSosById(this.db, sosId!)
-    if (!sos) throw new AppError(400, 'validation_error', 'Unknown SOS.', { sos_request: [`Invalid pk "${sosId}" - object does not exist.`] })
-    if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
-
-    const timestamp = nowIso()
-    const { updated, location } = await this.writer.run(async (trx) => {
-      // Touching the SOS first, conditioned on it being open, orders this write after any racing close.
-      const updated = await repo.touchOpenSos(trx, sos.id, timestamp)
-      if (!updated) throw errors.conflict('This SOS is closed; it no longer accepts location updates.')
-      const location = await repo.insertLocation(trx, sos.id, latitude!, longitude!, timestamp)
-      return { updated, location }
-    })
-    this.publisher.locationUpdated(updated, toPoint(location))
-    return { status: 'Location updated successfully', location: toLocationDto(location) }
+  /** POST /api/update-location/ and socket `update_location` (SosLocations.update). */
+  updateLocation(body: unknown, actor: Actor) {
+    return this.track.update(body, actor)
   }
 
   // The incident steps live in SosLifecycle (sos.lifecycle.service.ts); these keep the routes' one facade.
@@ -314,12 +396,6 @@ export class SosService {
     const images = await repo.imagesFor(this.db, [sos.id])
     if (!(await this.writer.run((trx) => repo.deleteSos(trx, sos.id)))) throw errors.notFound()
     await this.images.remove(images.map((image) => image.image))
-  }
-
-  /** A `sos_token` in the body counts like the X-SOS-Token header. */
-  private withBodyToken(actor: Actor, payload: Record<string, unknown>): Actor {
-    const token = payload.sos_token
-    return typeof token === 'string' && !actor.sosToken ? { ...actor, sosToken: token } : actor
   }
 
   /**

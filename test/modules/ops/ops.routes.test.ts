@@ -1,14 +1,15 @@
 // Operations endpoints: liveness, readiness, Prometheus metrics and the realtime event description.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildTestApp } from '../../helpers/app.ts'
-import { createSos } from '../../helpers/factories.ts'
-import { connect } from '../../helpers/sockets.ts'
+import { buildTestApp, dialect } from '../../helpers/app.ts'
+import { createSos, createUser } from '../../helpers/factories.ts'
+import { connect, emitAck, next, settle } from '../../helpers/sockets.ts'
 
 test('health, readiness, metrics and the realtime description answer', async (t) => {
   const { app, socketUrl } = await buildTestApp(t)
   assert.deepEqual((await app.inject({ method: 'GET', url: '/health' })).json(), { status: 'ok' })
-  assert.deepEqual((await app.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ready' })
+  const redis = process.env.TEST_REDIS_URL ? 'up' : 'disabled'
+  assert.deepEqual((await app.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ready', database: 'up', redis })
 
   await createSos(app)
   await connect(t, socketUrl)
@@ -31,5 +32,43 @@ test('readiness reports 503 when the database is gone', async (t) => {
   await app.db.destroy()
   const res = await app.inject({ method: 'GET', url: '/ready' })
   assert.equal(res.statusCode, 503)
-  assert.deepEqual(res.json(), { status: 'unavailable' })
+  assert.deepEqual(res.json(), { status: 'unavailable', database: 'down', redis: process.env.TEST_REDIS_URL ? 'up' : 'disabled' })
+})
+
+test('metrics: events broadcast by name, sockets by role, socket failures, query latency, pool use and Redis state', async (t) => {
+  const { app, socketUrl } = await buildTestApp(t)
+  const dispatcher = await createUser(app, 'dispatcher')
+  const control = await connect(t, socketUrl, dispatcher.token)
+  assert.equal((await emitAck(control, 'join_sos_channel', {})).ok, true)
+  await connect(t, socketUrl)
+  const seen = next(control, 'new_sos')
+  const sos = await createSos(app)
+  await seen
+  const located = await app.inject({ method: 'POST', url: '/api/update-location/', headers: { 'x-sos-token': sos.sos_token }, payload: { sos_request: sos.sos_id, latitude: 12.9, longitude: 77.6 } })
+  assert.equal(located.statusCode, 201)
+  await settle(100)
+
+  const body = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  assert.match(body, /naarikavach_socket_events_emitted_total\{event="new_sos"\} 1/)
+  assert.match(body, /naarikavach_socket_events_emitted_total\{event="location_history"\} 1/)
+  assert.match(body, /naarikavach_socket_events_emitted_total\{event="location_tracking_update"\} 1/)
+  assert.match(body, /naarikavach_socket_connections_by_role\{role="dispatcher"\} 1/)
+  assert.match(body, /naarikavach_socket_connections_by_role\{role="anonymous"\} 1/)
+  assert.match(body, /naarikavach_socket_connections_by_role\{role="officer"\} 0/)
+  assert.match(body, /naarikavach_db_query_duration_seconds_count\{kind="insert",outcome="ok"\} [1-9]/)
+  assert.match(body, /naarikavach_db_query_duration_seconds_bucket\{le="0.005",kind="select",outcome="ok"\} [1-9]/)
+  if (dialect === 'postgres') {
+    assert.match(body, /naarikavach_db_pool_connections\{state="max"\} 20/)
+    assert.match(body, /naarikavach_db_pool_waiting_requests 0/)
+  } else {
+    assert.doesNotMatch(body, /naarikavach_db_pool_connections\{/, 'SQLite has no pool')
+  }
+  if (process.env.TEST_REDIS_URL) assert.match(body, /naarikavach_redis_up 1/)
+  else assert.doesNotMatch(body, /naarikavach_redis_up/, 'no Redis metrics without REDIS_URL')
+
+  // A failed event is counted by event and code once the database is gone.
+  await app.db.destroy()
+  const nack = await emitAck(control, 'create_sos', { name: 'Asha', initial_latitude: 12.9, initial_longitude: 77.6 })
+  assert.equal(nack.error?.code, 'unavailable')
+  assert.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /naarikavach_socket_event_failures_total\{event="create_sos",code="unavailable"\} 1/)
 })
