@@ -164,3 +164,61 @@ test('an anonymous victim adds contacts later with her SOS token; numbers are sh
   await app.inject({ method: 'POST', url: `/api/sos/${sos.sos_id}/cancel/`, headers: { 'x-sos-token': sos.sos_token } })
   assert.equal((await app.inject({ method: 'POST', url, headers: { 'x-sos-token': sos.sos_token }, payload: { name: 'Late', phone: '+919800000009' } })).statusCode, 409)
 })
+
+test('a repeated idempotent create alerts its contacts once and answers as the first time; other contacts with the key are 422', async (t) => {
+  const { app, socketUrl } = await buildTestApp(t, { contactsMax: 2, contactGraceSeconds: 3600 })
+  const asha = await createUser(app, 'citizen')
+  await app.inject({ method: 'POST', url: '/api/contacts/', headers: auth(asha), payload: { name: 'Mother', phone: '+919800000001' } })
+  const count = async (table: 'sos_requests' | 'sos_contacts' | 'share_links' | 'outbox') =>
+    Number((await app.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+  const counts = async () => ({ sos: await count('sos_requests'), contacts: await count('sos_contacts'), links: await count('share_links'), outbox: await count('outbox') })
+
+  // Two named, the second over the limit (the account's contact comes first).
+  const payload = { name: 'Asha', initial_latitude: 12.97, initial_longitude: 77.59, contacts: [{ name: 'Ravi', phone: '+919812345678' }, { name: 'Kiran', phone: '+919800000003' }] }
+  const create = (body: Record<string, unknown> = payload, key = 'a3c1f0e2-5b7d-4e9a-8c6f-1d2b3a4c5e6f') =>
+    app.inject({ method: 'POST', url: '/api/create-sos/', headers: { ...auth(asha), 'idempotency-key': key }, payload: body })
+  const first = await create()
+  assert.equal(first.statusCode, 201, first.body)
+  assert.equal(first.json().contacts_count, 2)
+  assert.deepEqual(first.json().contacts_rejected, ['Ensure this field has no more than 2 elements.'])
+  const stored = await counts()
+  assert.deepEqual(stored, { sos: 1, contacts: 2, links: 2, outbox: 2 })
+
+  for (let i = 0; i < 3; i++) {
+    const again = await create()
+    assert.equal(again.statusCode, 201)
+    assert.equal(again.headers['idempotent-replayed'], 'true')
+    assert.deepEqual(again.json(), first.json(), 'the first answer, contacts fields too')
+  }
+  // Over the socket with the same key (one namespace with the header): the same answer.
+  const phone = await connect(t, socketUrl, asha.token)
+  const ack = await emitAck(phone, 'create_sos', { ...payload, client_request_id: 'a3c1f0e2-5b7d-4e9a-8c6f-1d2b3a4c5e6f' })
+  assert.equal(ack.ok, true)
+  assert.deepEqual(ack.data, first.json())
+  assert.deepEqual(await counts(), stored, 'no second SOS, contact, link or alert')
+  const notes = await app.inject({ method: 'GET', url: `/api/sos/${first.json().sos_id}/notifications/`, headers: auth(asha) })
+  assert.equal(notes.json().results.length, 2, 'each contact alerted once')
+
+  // The contacts belong to the request the key was made for.
+  const changed = await create({ ...payload, contacts: [{ name: 'Ravi', phone: '+919812345678' }] })
+  assert.equal(changed.statusCode, 422)
+  assert.match(changed.json().detail, /already used with a different request/)
+  // The same contacts spelled otherwise are the same request.
+  const respelled = await create({ ...payload, initial_latitude: '12.97', contacts: [{ name: 'Ravi', phone: '+91 98123-45678' }, { name: 'Kiran', phone: '0091 98000 00003' }] })
+  assert.equal(respelled.statusCode, 201)
+  assert.deepEqual(respelled.json(), first.json())
+  assert.deepEqual(await counts(), stored)
+  // Without contacts, a key's request is what it was before contacts existed; a replay still names the account's.
+  const plain = { name: 'Asha', initial_latitude: 12.97, initial_longitude: 77.59 }
+  const bare = await create(plain, 'b4d2e1f3-6c8e-4fab-9d70-2e3c4b5d6f70')
+  assert.equal(bare.json().contacts_count, 1)
+  const bareAgain = await create(plain, 'b4d2e1f3-6c8e-4fab-9d70-2e3c4b5d6f70')
+  assert.deepEqual(bareAgain.json(), bare.json())
+  // A bad number is reported again on a replay.
+  const bad = { ...plain, contacts: [{ name: 'Bad', phone: '123' }] }
+  const badFirst = await create(bad, 'c5e3f2a4-7d9f-4abc-8e81-3f4d5c6e7f81')
+  assert.equal(badFirst.json().contacts_count, 1)
+  assert.deepEqual(badFirst.json().contacts_rejected, [{ phone: ['Enter a valid phone number in international E.164 form, e.g. +919812345678.'] }])
+  assert.deepEqual((await create(bad, 'c5e3f2a4-7d9f-4abc-8e81-3f4d5c6e7f81')).json(), badFirst.json())
+  assert.equal(await count('outbox'), stored.outbox + 2, 'one alert per first create')
+})
