@@ -18,4 +18,12 @@ export default tseslint.config(
     files: ['bench/**', 'src/cli/**', 'bin/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The public pages' scripts run in the browser, with Leaflet's global `L`.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', EventSource: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', L: 'readonly' },
+    },
+  },
 )

@@ -35,7 +35,18 @@ import redisPlugin from './plugins/redis.ts'
 import securityPlugin from './plugins/security.ts'
 import { EscalationJob } from './jobs/escalation.job.ts'
 import { opsRoutes } from './modules/ops/ops.routes.ts'
+import { OutboxJob } from './jobs/outbox.job.ts'
+import { contactRoutes } from './modules/contacts/contacts.routes.ts'
+import { ContactsService } from './modules/contacts/contacts.service.ts'
+import { ShareLive } from './modules/share/share.live.ts'
+import { shareRoutes } from './modules/share/share.routes.ts'
+import { ShareService } from './modules/share/share.service.ts'
+import { ShareTokens } from './modules/share/share.tokens.ts'
+import { TwilioSms } from './notify/twilio.ts'
+import { StandardWebhooks } from './notify/webhooks.ts'
+import staticPlugin from './plugins/static.ts'
 import { RealtimePublisher } from './realtime/publisher.ts'
+import type { AddressInfo } from 'node:net'
 
 export interface BuildOptions {
   /** A pino destination stream or logger options (tests capture logs through this). */
@@ -44,7 +55,17 @@ export interface BuildOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { auth: AuthService; users: UsersService; sos: SosService; media: MediaService; units: UnitsService; publisher: RealtimePublisher }
+    services: {
+      auth: AuthService
+      users: UsersService
+      sos: SosService
+      media: MediaService
+      units: UnitsService
+      publisher: RealtimePublisher
+      contacts: ContactsService
+      share: ShareService
+      outbox: OutboxJob
+    }
   }
 }
 
@@ -75,7 +96,8 @@ function loggerOptions(config: Config, given: BuildOptions['logger']): FastifySe
     redact: LOG_REDACT,
     serializers: {
       ...base.serializers,
-      req: (req) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
+      // A live-tracking link's token is in its path: it is a credential, so it is masked like a query string.
+      req: (req) => ({ method: req.method, url: req.url.split('?')[0].replace(/^\/t\/[^/]+/, '/t/[redacted]'), remoteAddress: req.ip }),
     },
   }
 }
@@ -236,7 +258,35 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     db: app.db, writer, publisher, snapshotLimit: config.snapshotLimit,
     positionMaxAgeSeconds: config.unitPositionMaxAgeSeconds, historySize: config.unitPositionHistory, legacy: config.legacyOpenAccess,
   })
-  app.decorate('services', { auth, users, sos, media, units, publisher })
+
+  // Trusted contacts: links derive their tokens from the server's key (the media signing key, so every node
+  // sharing the database derives the same ones); alerts and closing messages join the SOS's own transactions.
+  const share = new ShareService({
+    db: app.db, writer, publisher, sos, tokens: new ShareTokens(signingKey),
+    ttlHours: config.shareLinkTtlHours, afterCloseMinutes: config.shareLinkAfterCloseMinutes, positionsLimit: config.historyReplayLimit,
+    maxLinks: config.contactsMax * 4,
+    map: { tileUrl: config.mapTileUrl, attribution: config.mapTileAttribution },
+  })
+  const live = new ShareLive({ db: app.db, share, pollMs: config.shareLivePollMs, log: app.log.child({ part: 'share-live' }) })
+  const contacts = new ContactsService({ db: app.db, writer, publisher, sos, share, max: config.contactsMax, graceSeconds: config.contactGraceSeconds, timeZone: config.contactTimeZone })
+  sos.addCreateExtension(contacts.createExtension)
+  sos.lifecycle.addCloseExtension(contacts.closeExtension)
+  const outbox = new OutboxJob({
+    db: app.db,
+    writer,
+    sms: config.sms ? new TwilioSms(config.sms, config.outboxSendTimeoutMs) : undefined,
+    webhooks: config.webhookUrls.length > 0 && config.webhookSecret ? { sender: new StandardWebhooks(config.webhookSecret, config.outboxSendTimeoutMs), urls: config.webhookUrls } : undefined,
+    share,
+    linkBase: () => config.publicUrl ?? ownAddress(app),
+    checkMs: config.outboxCheckMs,
+    maxAttempts: config.outboxMaxAttempts,
+    backoff: { baseMs: config.outboxBackoffBaseMs, maxMs: config.outboxBackoffMaxMs },
+    leaseSeconds: config.outboxLeaseSeconds,
+    log: app.log.child({ job: 'outbox' }),
+  })
+  if (!config.sms) app.log.info('no SMS provider configured (SMS_PROVIDER): messages to trusted contacts are recorded as not_configured')
+  else if (!config.publicUrl) app.log.warn('SMS is configured but PUBLIC_URL is not: the links sent to contacts point at this node\'s own address')
+  app.decorate('services', { auth, users, sos, media, units, publisher, contacts, share, outbox })
 
   await app.register(authPlugin, { auth, legacy: config.legacyOpenAccess })
   await app.register(realtimePlugin, {
@@ -262,6 +312,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   await app.register(metricsPlugin, { metrics })
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess, socketPort: config.socketPort })
+  await app.register(staticPlugin)
 
   // Shared response schemas ($ref targets) live at the root so every route plugin can use them.
   for (const schema of [...SOS_SHARED_SCHEMAS, ...UNITS_SHARED_SCHEMAS]) app.addSchema(schema)
@@ -281,6 +332,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   await app.register(unitsRoutes, { units, legacy: config.legacyOpenAccess })
   await app.register(opsRoutes)
+  await app.register(contactRoutes, { contacts, share, publicUrl: config.publicUrl })
+  await app.register(shareRoutes, { share, live, rateLimitPerMinute: config.shareLinkRateLimitPerMinute, tileUrl: config.mapTileUrl })
 
   // Scheduled work: above the modules, started with the app and stopped before the database closes.
   const escalation = new EscalationJob({
@@ -293,5 +346,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   })
   app.addHook('onReady', async () => escalation.start())
   app.addHook('preClose', async () => escalation.stop())
+  app.addHook('onReady', async () => outbox.start())
+  app.addHook('preClose', async () => outbox.stop())
+  // Open live-tracking streams never fall idle: end them, or close() would wait for every viewer to leave.
+  app.addHook('preClose', async () => live.closeAll())
   return app
+}
+
+/** This node's own base URL (links in messages when PUBLIC_URL is unset): its listening address. */
+function ownAddress(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo | null
+  if (!address) return 'http://localhost:8000'
+  const host = address.address === '0.0.0.0' || address.address === '::' ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `http://${host}:${address.port}`
 }

@@ -116,6 +116,54 @@ export interface Config {
   socketRevalidateSeconds: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
+  /** Most contacts an account keeps, and most contacts one SOS alerts. */
+  contactsMax: number
+  /** Seconds after an SOS is raised before its contacts are alerted (a cancel within it sends nothing). */
+  contactGraceSeconds: number
+  /** IANA time zone of the times written in messages to contacts. */
+  contactTimeZone: string
+  /** The SMS provider; undefined: messages are recorded as `not_configured`. */
+  sms: TwilioConfig | undefined
+  /** Standard Webhooks receivers of every incident-log event. */
+  webhookUrls: string[]
+  /** `whsec_<base64>` (Standard Webhooks); required with webhookUrls. */
+  webhookSecret: string | undefined
+  /** How long a live-tracking link works after it is made. */
+  shareLinkTtlHours: number
+  /** Minutes after an SOS closes that its live-tracking page still shows positions. */
+  shareLinkAfterCloseMinutes: number
+  /** Requests to the live-tracking pages (`/t/…`) per client IP per minute. */
+  shareLinkRateLimitPerMinute: number
+  /** How often a node with open live-tracking pages looks for their SOS's news, in milliseconds. */
+  shareLivePollMs: number
+  /** Leaflet tile URL template of the live-tracking page (`{z}/{x}/{y}`, optional `{s}`). */
+  mapTileUrl: string
+  mapTileAttribution: string
+  /** How often each node looks for due outbox messages, in milliseconds. */
+  outboxCheckMs: number
+  /** Tries of one message before it is `dead`. */
+  outboxMaxAttempts: number
+  /** First retry waits about this long (then doubling, with jitter), in milliseconds. */
+  outboxBackoffBaseMs: number
+  /** Longest wait between two tries, in milliseconds. */
+  outboxBackoffMaxMs: number
+  /** A claimed message not marked sent/failed within this many seconds (its node died) is claimed again. */
+  outboxLeaseSeconds: number
+  /** One provider or webhook request's timeout, in milliseconds (below the lease). */
+  outboxSendTimeoutMs: number
+}
+
+/** Twilio's Messages API (https://www.twilio.com/docs/messaging/api/message-resource). */
+export interface TwilioConfig {
+  provider: 'twilio'
+  /** `AC` + 32 hex characters. */
+  accountSid: string
+  /** Secret: never logged. */
+  authToken: string
+  /** An E.164 sender number, or a Messaging Service SID (`MG…`). */
+  from: string
+  /** `https://api.twilio.com` unless a compatible gateway (or a test) is pointed at. */
+  apiBase: string
 }
 
 type Env = Record<string, string | undefined>
@@ -151,6 +199,44 @@ function optional(env: Env, name: string): string | undefined {
   return raw ? raw : undefined
 }
 
+/** Standard Webhooks: `whsec_` + base64 of 24 to 64 bytes. */
+function validWebhookSecret(secret: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret)
+  if (!match) return false
+  const bytes = Buffer.from(match[1], 'base64').length
+  return bytes >= 24 && bytes <= 64
+}
+
+function timeZone(env: Env): string {
+  const zone = optional(env, 'CONTACT_TIME_ZONE') ?? 'Asia/Kolkata'
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+  } catch {
+    throw new ConfigError(`CONTACT_TIME_ZONE must be an IANA time zone such as Asia/Kolkata, got "${zone}"`)
+  }
+  return zone
+}
+
+const E164_RE = /^\+[1-9]\d{6,14}$/
+
+function smsConfig(env: Env): TwilioConfig | undefined {
+  const provider = optional(env, 'SMS_PROVIDER')?.toLowerCase()
+  if (provider === undefined || provider === 'none') return undefined
+  if (provider !== 'twilio') throw new ConfigError(`SMS_PROVIDER must be twilio (or unset), got "${env.SMS_PROVIDER}"`)
+  const accountSid = optional(env, 'TWILIO_ACCOUNT_SID')
+  const authToken = optional(env, 'TWILIO_AUTH_TOKEN')
+  const from = optional(env, 'TWILIO_FROM')
+  // The messages name the variable, never its value: the token is a secret and the SID identifies the account.
+  if (!accountSid || !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) throw new ConfigError('SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID (AC followed by 32 hex characters)')
+  if (!authToken) throw new ConfigError('SMS_PROVIDER=twilio needs TWILIO_AUTH_TOKEN')
+  if (!from || !(E164_RE.test(from) || /^MG[0-9a-fA-F]{32}$/.test(from))) {
+    throw new ConfigError('SMS_PROVIDER=twilio needs TWILIO_FROM: a sender number in E.164 (+15005550006) or a Messaging Service SID (MG…)')
+  }
+  const apiBase = (optional(env, 'TWILIO_API_BASE') ?? 'https://api.twilio.com').replace(/\/+$/, '')
+  if (!/^https?:\/\/[^\s/]+/.test(apiBase)) throw new ConfigError('TWILIO_API_BASE must start with http:// or https://')
+  return { provider: 'twilio', accountSid, authToken, from, apiBase }
+}
+
 /**
  * Builds the configuration. Precedence: `overrides` (tests, CLI flags) over the environment
  * over the defaults. Throws ConfigError with a readable message on any invalid value.
@@ -181,6 +267,24 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     throw new ConfigError(
       `PASSWORD_HASH_CONCURRENCY must be below UV_THREADPOOL_SIZE (${uvThreads}) so file I/O keeps a thread, got ${passwordHashConcurrency}`,
     )
+  }
+
+  const sms = smsConfig(env)
+  const webhookUrls = (optional(env, 'WEBHOOK_URLS')?.split(',').map((u) => u.trim()).filter(Boolean)) ?? []
+  for (const url of webhookUrls) {
+    if (!/^https?:\/\/[^\s/]+/.test(url)) throw new ConfigError(`WEBHOOK_URLS must be http:// or https:// URLs, got "${url}"`)
+  }
+  const webhookSecret = optional(env, 'WEBHOOK_SECRET')
+  if (webhookUrls.length > 0 && !webhookSecret) throw new ConfigError('WEBHOOK_URLS needs WEBHOOK_SECRET (whsec_<base64>, as Standard Webhooks defines it)')
+  if (webhookSecret && !validWebhookSecret(webhookSecret)) {
+    throw new ConfigError('WEBHOOK_SECRET must be whsec_ followed by 24 to 64 random bytes in base64 (Standard Webhooks)')
+  }
+  const mapTileUrl = optional(env, 'MAP_TILE_URL') ?? 'https://tile.openstreetmap.org/{z}/{x}/{y}.png'
+  if (!/^https?:\/\/[^\s]+$/.test(mapTileUrl) || !mapTileUrl.includes('{z}')) throw new ConfigError('MAP_TILE_URL must be an http(s) URL template with {z}, {x} and {y}')
+  const outboxLeaseSeconds = int(env, 'OUTBOX_LEASE_SECONDS', 30, 1, 3600)
+  const outboxSendTimeoutMs = int(env, 'OUTBOX_SEND_TIMEOUT_MS', 10_000, 100, 120_000)
+  if (outboxSendTimeoutMs >= outboxLeaseSeconds * 1000) {
+    throw new ConfigError(`OUTBOX_SEND_TIMEOUT_MS (${outboxSendTimeoutMs}) must be below OUTBOX_LEASE_SECONDS (${outboxLeaseSeconds} s): a send still running when its lease ends may be repeated by another node`)
   }
 
   const config: Config = {
@@ -241,6 +345,24 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 7 * 86_400),
     socketRevalidateSeconds: int(env, 'SOCKET_REVALIDATE_SECONDS', 60, 0, 86_400),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
+    contactsMax: int(env, 'CONTACTS_MAX', 5, 1, 50),
+    contactGraceSeconds: int(env, 'CONTACT_GRACE_SECONDS', 20, 0, 3600),
+    contactTimeZone: timeZone(env),
+    sms,
+    webhookUrls,
+    webhookSecret,
+    shareLinkTtlHours: int(env, 'SHARE_LINK_TTL_HOURS', 24, 1, 24 * 30),
+    shareLinkAfterCloseMinutes: int(env, 'SHARE_LINK_AFTER_CLOSE_MINUTES', 30, 0, 7 * 24 * 60),
+    shareLinkRateLimitPerMinute: int(env, 'SHARE_LINK_RATE_LIMIT_PER_MINUTE', 120, 1, 1_000_000),
+    shareLivePollMs: int(env, 'SHARE_LIVE_POLL_MS', 1000, 50, 60_000),
+    mapTileUrl,
+    mapTileAttribution: optional(env, 'MAP_TILE_ATTRIBUTION') ?? '© OpenStreetMap contributors',
+    outboxCheckMs: int(env, 'OUTBOX_CHECK_MS', 1000, 20, 60_000),
+    outboxMaxAttempts: int(env, 'OUTBOX_MAX_ATTEMPTS', 8, 1, 100),
+    outboxBackoffBaseMs: int(env, 'OUTBOX_BACKOFF_BASE_MS', 2000, 10, 3_600_000),
+    outboxBackoffMaxMs: int(env, 'OUTBOX_BACKOFF_MAX_MS', 600_000, 10, 86_400_000),
+    outboxLeaseSeconds,
+    outboxSendTimeoutMs,
     ...overrides,
   }
   // Room for a full request of IMAGE_MAX_FILES images of IMAGE_MAX_BYTES, plus 1 MiB for fields and part headers.

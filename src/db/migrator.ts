@@ -4,6 +4,7 @@ import * as initial from './migrations/20261123_0001_initial.ts'
 import * as incidentLog from './migrations/20261202_0002_incident_log.ts'
 import * as idempotency from './migrations/20261202_0003_idempotency.ts'
 import * as unitPositions from './migrations/20261202_0004_unit_positions.ts'
+import * as contacts from './migrations/20261202_0005_contacts.ts'
 import * as imageDigests from './migrations/20261202_0006_image_digests.ts'
 import type { Database } from './schema.ts'
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261202_0002_incident_log': incidentLog,
   '20261202_0003_idempotency': idempotency,
   '20261202_0004_unit_positions': unitPositions,
+  '20261202_0005_contacts': contacts,
   '20261202_0006_image_digests': imageDigests,
 }
 

@@ -4,8 +4,8 @@ import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
 export type Role = 'citizen' | 'officer' | 'dispatcher' | 'admin'
 export type SosStatus = 'active' | 'acknowledged' | 'dispatched' | 'responding' | 'on_scene' | 'resolved' | 'cancelled'
 export type SosOutcome = 'assisted' | 'false_alarm' | 'unfounded' | 'transferred' | 'other'
-/** Who caused an event: an account, the victim's device (its SOS token), anyone (legacy mode), or the server. */
-export type ActorKind = 'user' | 'sos_token' | 'anonymous' | 'system'
+/** Who caused an event: an account, the victim's device (its SOS token), anyone (legacy mode), the server, or a trusted contact (her live-tracking link). */
+export type ActorKind = 'user' | 'sos_token' | 'anonymous' | 'system' | 'contact'
 
 // Timestamps are stored as ISO 8601 UTC text with milliseconds (`2025-06-26T10:15:30.123Z`):
 // identical on SQLite and PostgreSQL, sortable as text, and already in the wire format.
@@ -149,6 +149,88 @@ export interface AppSettingsTable {
   value: string
 }
 
+export interface ContactsTable {
+  id: Generated<number>
+  user_id: number
+  name: string
+  /** E.164, e.g. `+919812345678`. Personal data: never logged, shown only to the owner and staff. */
+  phone: string
+  email: string | null
+  /** 1 is alerted first; lists are ordered by priority, then id. */
+  priority: number
+  created_at: string
+  updated_at: string
+}
+
+export type SosContactSource = 'account' | 'request' | 'added'
+
+export interface SosContactsTable {
+  id: Generated<number>
+  sos_request_id: number
+  /** The account contact this was copied from (null: named in the request, or that contact was deleted). */
+  contact_id: number | null
+  name: string
+  phone: string
+  email: string | null
+  priority: number
+  source: SosContactSource
+  created_at: string
+}
+
+export interface ShareLinksTable {
+  id: Generated<number>
+  sos_request_id: number
+  /** The contact this link was made for (null: added by hand by the victim). */
+  sos_contact_id: number | null
+  /** Who the link is for, as the victim named them. */
+  label: string
+  /** SHA-256 (hex) of the link token; the token itself is never stored. */
+  token_hash: string
+  token_salt: string
+  created_by: ActorKind
+  created_at: string
+  expires_at: string
+  revoked_at: string | null
+  /** When this contact pressed "I'm on my way". */
+  on_the_way_at: string | null
+}
+
+export type OutboxChannel = 'sms' | 'webhook'
+export type OutboxKind = 'alert' | 'closing' | 'event'
+/**
+ * queued → sending → sent; sending → failed (retried after a backoff) → … → dead after the last try or a
+ * permanent refusal; not_configured when no provider is set up; cancelled when the SOS closed first.
+ */
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead' | 'not_configured' | 'cancelled'
+
+export interface OutboxTable {
+  id: Generated<number>
+  sos_request_id: number | null
+  channel: OutboxChannel
+  kind: OutboxKind
+  message_id: string
+  /** A phone number (sms) or a URL (webhook). */
+  recipient: string
+  sos_contact_id: number | null
+  share_link_id: number | null
+  follows_id: number | null
+  /** SMS text (with `{{link}}` for the contact's link, filled in at send time) or the webhook's JSON body. */
+  body: string
+  status: OutboxStatus
+  /** Claims so far; each claim increments it, which is what makes a claim conditional. */
+  attempts: Generated<number>
+  /** Not to be sent before this moment (the grace window, then each retry's backoff). */
+  not_before: string
+  /** While `sending`: the claim's lease; past it another node may claim the row again. */
+  claimed_until: string | null
+  last_error: string | null
+  /** The provider's id for the sent message (Twilio's `sid`). */
+  provider_ref: string | null
+  created_at: string
+  updated_at: string
+  sent_at: string | null
+}
+
 export interface Database {
   users: UsersTable
   api_tokens: ApiTokensTable
@@ -161,6 +243,10 @@ export interface Database {
   app_settings: AppSettingsTable
   sos_events: SosEventsTable
   idempotency_keys: IdempotencyKeysTable
+  contacts: ContactsTable
+  sos_contacts: SosContactsTable
+  share_links: ShareLinksTable
+  outbox: OutboxTable
 }
 
 export type UserRow = Selectable<UsersTable>
@@ -177,3 +263,8 @@ export type NewUnitHistory = Insertable<UnitLocationHistoryTable>
 export type SosEventRow = Selectable<SosEventsTable>
 export type NewSosEvent = Insertable<SosEventsTable>
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>
+export type ContactRow = Selectable<ContactsTable>
+export type SosContactRow = Selectable<SosContactsTable>
+export type ShareLinkRow = Selectable<ShareLinksTable>
+export type OutboxRow = Selectable<OutboxTable>
+export type NewOutbox = Insertable<OutboxTable>

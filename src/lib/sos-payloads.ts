@@ -23,6 +23,9 @@ export const CreateSosBody = Type.Object({
   sos_type: Type.Optional(Type.Integer({ enum: [0, 1], description: '0 Emergency (default), 1 Alert' })),
   initial_latitude: Latitude,
   initial_longitude: Longitude,
+  contacts: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 255 }), phone: Type.String({ description: 'E.164' }), email: Type.Optional(Type.String()) }), {
+    description: 'Trusted contacts to alert after CONTACT_GRACE_SECONDS (with a signed-in citizen\'s own contacts first; at most CONTACTS_MAX in all). Invalid ones never refuse the SOS: they are reported in contacts_rejected.',
+  })),
 })
 
 export const CreateSosResponse = Type.Object({
@@ -31,6 +34,8 @@ export const CreateSosResponse = Type.Object({
   sos_id: Id,
   room_id: Type.String(),
   sos_token: Type.String({ description: 'Secret for this SOS only; shown once; keep it on the device' }),
+  contacts_count: Type.Optional(Type.Integer({ description: 'How many trusted contacts this SOS alerts' })),
+  contacts_rejected: Type.Optional(Type.Array(Type.Unknown(), { description: 'Per item of `contacts` its field errors ({} when fine), or one list-level message (too many)' })),
 })
 
 export const Accuracy = Type.Number({ minimum: 0, maximum: 100_000, description: 'Horizontal accuracy in metres (0–100000), as the phone reports it; null or absent when unknown' })

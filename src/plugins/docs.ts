@@ -42,6 +42,8 @@ export default fp(
           { name: 'sos', description: 'SOS requests' },
           { name: 'media', description: 'SOS images' },
           { name: 'units', description: 'Units: who is free and where, nearest units for an SOS, officers\' position reports' },
+          { name: 'contacts', description: 'Trusted contacts, their messages (outbox states) and live-tracking links' },
+          { name: 'share', description: 'The public live-tracking page a contact opens (no account: the link is the credential)' },
           { name: 'ops', description: 'Health and metadata' },
         ],
       },

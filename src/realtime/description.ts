@@ -32,7 +32,7 @@ export const REALTIME_DESCRIPTION = {
     join_officer_update: { payload: {}, who: 'staff (legacy: anyone)', answers: ['room_joined {channel: "officer_tracking_channel", message}', 'unit_snapshot {channel, units: [last position of each unit], truncated}'], then: ['unit_loc'], ack },
     officer_location_update: { payload: { unit_id: 'string', latitude: 'number', longitude: 'number', timestamp: 'ISO 8601 or epoch ms (optional)' }, who: 'an officer, for their own unit (legacy: anyone)', broadcasts: 'unit_loc', ack },
     create_sos: {
-      payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number', client_request_id: 'string (optional): the Idempotency-Key of a retry-safe create, 8–255 visible ASCII, a fresh UUID v4 per SOS' },
+      payload: { name: 'string', sos_type: '0|1', initial_latitude: 'number', initial_longitude: 'number', contacts: '[{name, phone (E.164), email?}] (optional; trusted contacts, alerted after CONTACT_GRACE_SECONDS)', client_request_id: 'string (optional): the Idempotency-Key of a retry-safe create, 8–255 visible ASCII, a fresh UUID v4 per SOS' },
       who: 'anyone',
       answers: ['create_sos_response {success, data|error}'],
       note: 'A repeat of client_request_id within IDEMPOTENCY_TTL_SECONDS answers the first data again (no second SOS, no second new_sos); another body with it is error code idempotency_conflict.',

@@ -85,8 +85,8 @@ export const OfficerLocationUpdatePayload = Type.Object({
 // ---- server → client ----
 
 export const EventActor = Type.Object({
-  kind: Type.Union([Type.Literal('user'), Type.Literal('sos_token'), Type.Literal('anonymous'), Type.Literal('system')], {
-    description: 'An account, the victim\'s device (its SOS token), anyone (legacy mode) or the server itself',
+  kind: Type.Union([Type.Literal('user'), Type.Literal('sos_token'), Type.Literal('anonymous'), Type.Literal('system'), Type.Literal('contact')], {
+    description: 'An account, the victim\'s device (its SOS token), anyone (legacy mode), the server itself, or a trusted contact (through her live-tracking link)',
   }),
   user_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The account id, when an account did it' }),
   role: Type.Union([Role, Type.Null()]),
@@ -123,7 +123,7 @@ export const LogEvent = Type.Object({
   cursor: Cursor,
   sos_id: SosId,
   seq: Seq,
-  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled' }),
+  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled, contacts_added, share_link_added, share_link_revoked, contact_on_the_way' }),
   by: EventActor,
   at: Timestamp,
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'A small payload that depends on the kind' }),
@@ -133,7 +133,7 @@ export const SosUpdated = Type.Object({
   sos_id: SosId,
   seq: Seq,
   cursor: Cursor,
-  kind: Type.String({ description: 'The log event\'s kind (acknowledged, assigned, accepted, …)' }),
+  kind: Type.String({ description: 'The log event\'s kind (acknowledged, assigned, accepted, …, contacts_added, share_link_added, share_link_revoked, contact_on_the_way)' }),
   status: SosStatusName,
   unit_number_dispatched: NullableUnit,
   acknowledged_flag: Type.Integer({ enum: [0, 1], description: '0/1, as the original' }),

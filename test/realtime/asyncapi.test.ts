@@ -170,6 +170,8 @@ test('create_sos and update_location carry the REST bodies of create-sos and upd
   // One definition: the socket's schema objects are the REST routes' own.
   assert.equal(realtimeSchemas.CreateSosBody, sosSchemas.CreateSosBody)
   assert.equal(realtimeSchemas.UpdateLocationBody, sosSchemas.UpdateLocationBody)
+  // Trusted contacts are part of that shared body (REST and socket alike), not a socket-only field.
+  assert.ok('contacts' in sosSchemas.CreateSosBody.properties, 'CreateSosBody documents contacts')
 
   // The socket's create_sos carries in its body what REST sends as the Idempotency-Key header.
   const socketOnly: Record<string, string[]> = { create_sos: ['client_request_id'], update_location: [] }
@@ -263,10 +265,18 @@ test('what a real server sends matches the document: every server event and ever
   assert.equal((await emit(unit, 'officer_location_update', { unit_id: 'UNIT007', latitude: 28.6, longitude: 77.2 })).ok, true)
 
   const phone = await open('phone')
-  const created = await emit(phone, 'create_sos', { name: 'Kavya', sos_type: 0, initial_latitude: 28.6139, initial_longitude: 77.209 })
-  const { sos_id, room_id, sos_token } = created.data as { sos_id: number; room_id: string; sos_token: string }
+  // With a trusted contact (one good, one malformed: the answer then carries contacts_count and contacts_rejected).
+  const contacts = [{ name: 'Priya', phone: '+919812345678' }, { name: 'Typo', phone: '98123' }]
+  const created = await emit(phone, 'create_sos', { name: 'Kavya', sos_type: 0, initial_latitude: 28.6139, initial_longitude: 77.209, contacts })
+  const { sos_id, room_id, sos_token, contacts_count } = created.data as { sos_id: number; room_id: string; sos_token: string; contacts_count: number }
+  assert.equal(contacts_count, 1)
   assert.equal((await emit(phone, 'join_sos_room', { room_id, sos_token })).ok, true)
   assert.equal((await emit(phone, 'update_location', { sos_request: sos_id, latitude: 28.614, longitude: 77.2091, sos_token })).ok, true)
+  // A live-tracking link made with the SOS token, and its contact pressing "I'm on my way" (an event by a `contact`).
+  const link = await app.inject({ method: 'POST', url: `/api/sos/${sos_id}/share-links/`, headers: { 'x-sos-token': sos_token }, payload: { label: 'Neighbour' } })
+  assert.equal(link.statusCode, 201, link.body)
+  const onMyWay = await app.inject({ method: 'POST', url: `${new URL(link.json().url as string).pathname}/on-my-way` })
+  assert.equal(onMyWay.statusCode, 200, onMyWay.body)
   await next(control, 'sos_escalated') // unacknowledged, after a second
 
   await rest(`/api/sos/${sos_id}/acknowledge/`)
@@ -296,6 +306,12 @@ test('what a real server sends matches the document: every server event and ever
     const [schema] = schemasOf(event, 'ack')
     assert.deepEqual(misfit(schema, ack), [], `${event} ack ${JSON.stringify(ack)}`)
   }
+  // The trusted contacts' events were among them: live, and in the late dashboard's replay.
+  const updates = heard.filter((h) => h.event === 'sos_updated').map((h) => h.payload as { kind: string; by: { kind: string } })
+  for (const kind of ['share_link_added', 'contact_on_the_way']) assert.ok(updates.some((u) => u.kind === kind), `sos_updated ${kind}`)
+  assert.ok(updates.some((u) => u.by.kind === 'contact'), 'an sos_updated by a contact')
+  const replayed = heard.filter((h) => h.event === 'events_replay').flatMap((h) => (h.payload as { events: Array<{ kind: string }> }).events)
+  assert.ok(replayed.some((e) => e.kind === 'contact_on_the_way'), 'events_replay carries the contact event')
   // Every server event of the contract was seen at least once (both location_history shapes too).
   assert.deepEqual([...new Set(heard.map((h) => h.event))].sort(), [...SERVER_EVENTS].sort())
   const histories = heard.filter((h) => h.event === 'location_history').map((h) => Array.isArray((h.payload as Json).updates))

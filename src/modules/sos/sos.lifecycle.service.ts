@@ -10,6 +10,7 @@ import type { LogEvent, SosUpdatedEvent } from '../../realtime/contract.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import { readUnitNumber, refuse, toAssignmentDto, type RequestContext, type SosDto } from './sos.dto.ts'
 import { allowedFrom, flagsFor, illegalMessage, isOpen, OUTCOMES, targetOf, type LifecycleAction } from './sos.lifecycle.ts'
+import type { SosCloseExtension } from './sos.extensions.ts'
 import { appendEvent, eventActor, toEventDto, type EventActor, type EventKind } from './sos.log.ts'
 import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
 import * as repo from './sos.repository.ts'
@@ -64,6 +65,7 @@ export class SosLifecycle {
   private readonly publisher: RealtimePublisher
   private readonly reads: SosReads
   private readonly times: EscalationTimes
+  private readonly closeExtensions: SosCloseExtension[] = []
 
   constructor(deps: { db: Kysely<Database>; writer: Writer; publisher: RealtimePublisher; reads: SosReads; times: EscalationTimes }) {
     this.db = deps.db
@@ -195,8 +197,17 @@ export class SosLifecycle {
     return this.answer('SOS cancelled successfully', row, ctx)
   }
 
+  /** Another module's part of closing an SOS (trusted contacts' closing messages), run inside the close transaction. */
+  addCloseExtension(extension: SosCloseExtension): void {
+    this.closeExtensions.push(extension)
+  }
+
   private async close(sos: SosRow, action: 'resolve' | 'cancel', actor: Actor, changes: SosUpdate, data: Record<string, unknown>) {
-    const result = await this.step(sos, action, eventActor(actor, sos), { ...changes, closed_at: nowIso(), next_escalation_at: null }, data)
+    const status = action === 'resolve' ? 'resolved' : 'cancelled'
+    const extra = async (trx: Parameters<Work<unknown>>[0], now: string) => {
+      for (const extension of this.closeExtensions) await extension(trx, sos, status, now)
+    }
+    const result = await this.step(sos, action, eventActor(actor, sos), { ...changes, closed_at: nowIso(), next_escalation_at: null }, data, { extra })
     // The original phone app listens for this one.
     this.publisher.sosClosed(result.row, action === 'resolve' ? 'resolved' : 'cancelled')
     return result

@@ -14,6 +14,8 @@ const EVENT_LOG_LOCK = 0x4e4b4c4f47
 /** Every kind of event the log holds. */
 export const EVENT_KINDS = [
   'created', 'acknowledged', 'assigned', 'accepted', 'arrived', 'escalated', 'image_added', 'edited', 'resolved', 'cancelled',
+  // Trusted contacts (modules/contacts, modules/share): never a phone number in the payload.
+  'contacts_added', 'share_link_added', 'share_link_revoked', 'contact_on_the_way',
 ] as const
 export type EventKind = (typeof EVENT_KINDS)[number]
 

@@ -122,16 +122,16 @@ export const ResolveBody = Type.Object({
 })
 
 const Actor = Type.Object({
-  kind: Type.Union(['user', 'sos_token', 'anonymous', 'system'].map((s) => Type.Literal(s))),
+  kind: Type.Union(['user', 'sos_token', 'anonymous', 'system', 'contact'].map((s) => Type.Literal(s))),
   user_id: Type.Union([Type.Integer(), Type.Null()]),
   role: Type.Union([Type.String(), Type.Null()]),
-}, { description: 'Who did it: an account (id, role), the victim device (its SOS token), anyone (legacy mode) or the server' })
+}, { description: 'Who did it: an account (id, role), the victim device (its SOS token), anyone (legacy mode), the server, or a trusted contact (through her live-tracking link)' })
 
 export const LogEvent = Type.Object({
   cursor: Type.Integer({ description: 'Global cursor: increases across all SOS' }),
   sos_id: Type.Integer(),
   seq: Type.Integer({ description: 'Per-SOS sequence number (1 = created)' }),
-  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled' }),
+  kind: Type.String({ description: 'created, acknowledged, assigned, accepted, arrived, escalated, image_added, edited, resolved, cancelled, contacts_added, share_link_added, share_link_revoked, contact_on_the_way' }),
   by: Actor,
   at: Timestamp,
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'A small payload that depends on the kind' }),

@@ -15,6 +15,7 @@ import type { HistoryReplay, LocationSnapshot, OpenSos, SosSnapshot } from '../.
 import { COORDS, pageLinks, readUnitNumber, refuse, toAssignmentDto, toLocationDto, toNewSosEvent, toPoint, type ImageLinks, type Page, type RequestContext, type SosDto } from './sos.dto.ts'
 import type { RealtimePublisher } from '../../realtime/publisher.ts'
 import { after, SosLifecycle, toUpdatedEvent, type EscalationTimes } from './sos.lifecycle.service.ts'
+import type { SosCreateExtension, SosCreateStep } from './sos.extensions.ts'
 import { claimFor, deriveSosToken, idempotencyConflict, newTokenSalt, readIdempotencyKey, type IdempotencyClaim, type IdempotencyInput } from './sos.idempotency.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
 import { SosLocations, type LocationRules, type PageMode } from './sos.locations.service.ts'
@@ -32,6 +33,8 @@ export interface CreatedAnswer {
   sos_id: number
   room_id: string
   sos_token: string
+  /** What create extensions add (trusted contacts: contacts_count, contacts_rejected). */
+  [extra: string]: unknown
 }
 
 /** Purge expired idempotency keys at most this often per process (or once per TTL, if shorter). */
@@ -51,6 +54,7 @@ export class SosService {
   readonly lifecycle: SosLifecycle
   /** Reading the incident log (per SOS, the feed, the audit trail, the socket replay). */
   readonly log: IncidentLog
+  private readonly createExtensions: SosCreateExtension[] = []
   /** Location points: single updates, offline batches, paging, the room replay. */
   readonly track: SosLocations
   private readonly idempotencyTtlSeconds: number
@@ -88,6 +92,11 @@ export class SosService {
     this.idempotencyTtlSeconds = deps.idempotencyTtlSeconds
   }
 
+  /** Another module's part of raising an SOS (trusted contacts), run inside the create transaction. */
+  addCreateExtension(extension: SosCreateExtension): void {
+    this.createExtensions.push(extension)
+  }
+
   /** POST /api/create-sos/, /api/sos/ and socket `create_sos`. */
   async create(body: unknown, actor: Actor, address: string, idempotency?: IdempotencyInput): Promise<CreatedAnswer> {
     return (await this.createOrReplay(body, actor, address, idempotency)).answer
@@ -99,20 +108,27 @@ export class SosService {
    * Racing first attempts are decided by the key's primary key: the loser's whole transaction rolls back.
    */
   async createOrReplay(body: unknown, actor: Actor, address: string, idempotency?: IdempotencyInput): Promise<{ answer: CreatedAnswer; replayed: boolean }> {
-    const fields = new FieldReader(asObject(body))
+    const payload = asObject(body)
+    const fields = new FieldReader(payload)
     const name = fields.string('name', { max: 255 })
     const sosType = fields.intChoice('sos_type', [0, 1], 0)
     const latitude = fields.number('initial_latitude', COORDS.latitude)
     const longitude = fields.number('initial_longitude', COORDS.longitude)
     const key = readIdempotencyKey(fields, idempotency)
     fields.done()
-    const claim = key === undefined ? undefined : claimFor(actor, key, [name, sosType, latitude, longitude])
+    // Extensions read their own fields (they never refuse the SOS); pure, so a replay prepares them too.
+    const steps = this.createExtensions.map((extension) => extension.prepare(payload, actor))
+    // An extension's fields join the request a key belongs to only when they were sent, so that keys stored
+    // before an extension existed (or requests without its fields) keep their fingerprint.
+    const extra = steps.map((step) => step?.fingerprint)
+    const request = extra.some((value) => value !== undefined) ? [name, sosType, latitude, longitude, ...extra] : [name, sosType, latitude, longitude]
+    const claim = key === undefined ? undefined : claimFor(actor, key, request)
 
     // A repeat is answered before the budget: a phone retrying the create it already made costs nothing,
     // even when the budget is spent (first attempts racing each other each count: none knows it is a repeat).
     if (claim) {
       const earlier = await repo.findIdempotencyKey(this.db, claim.keyHash)
-      if (earlier && earlier.expires_at > nowIso()) return this.replay(earlier, claim)
+      if (earlier && earlier.expires_at > nowIso()) return this.replay(earlier, claim, steps)
     }
     // After validation, so a malformed request costs no budget; before the write, so a refused one stores nothing.
     await this.createBudget.spend(actor, address)
@@ -168,6 +184,9 @@ export class SosService {
             expires_at: new Date(Date.parse(now) + this.idempotencyTtlSeconds * 1000).toISOString(),
           })
         }
+        // After the key, so a create that lost its key's race does no extension work before it rolls back
+        // (and everything an extension writes, e.g. contact alerts, rolls back with it).
+        for (const step of steps) await step?.write(trx, inserted, now)
         return { row: { ...inserted, last_seq: created.seq }, event: toEventDto(created) }
       })
     } catch (error) {
@@ -175,14 +194,14 @@ export class SosService {
       if (!claim || !isUniqueViolation(error, { pgConstraint: 'idempotency_keys_pkey', sqliteColumn: 'idempotency_keys.key_hash' })) throw error
       const winner = await repo.findIdempotencyKey(this.db, claim.keyHash)
       if (!winner) throw error
-      return this.replay(winner, claim)
+      return this.replay(winner, claim, steps)
     }
-    if ('earlier' in outcome) return this.replay(outcome.earlier!, claim!)
+    if ('earlier' in outcome) return this.replay(outcome.earlier!, claim!, steps)
     if (claim) this.purgeExpiredKeys()
     const { row, event } = outcome
     this.publisher.newSos({ ...toNewSosEvent(row), seq: event.seq, cursor: event.cursor })
     this.publisher.sosUpdated(row, toUpdatedEvent(row, event))
-    return { answer: this.createdAnswer(row.id, row.room_id, sosToken), replayed: false }
+    return { answer: this.createdAnswer(row.id, row.room_id, sosToken, steps), replayed: false }
   }
 
   /**
@@ -196,17 +215,22 @@ export class SosService {
     this.writer.run((trx) => repo.purgeExpiredIdempotencyKeys(trx, nowIso())).catch(() => undefined)
   }
 
-  private createdAnswer(sosId: number, roomId: string, sosToken: string): CreatedAnswer {
-    return { status: 'success', message: 'SOS created successfully', sos_id: sosId, room_id: roomId, sos_token: sosToken }
+  private createdAnswer(sosId: number, roomId: string, sosToken: string, steps: Array<SosCreateStep | undefined>): CreatedAnswer {
+    const extra = Object.assign({}, ...steps.map((step) => step?.answer)) as Record<string, unknown>
+    return { status: 'success', message: 'SOS created successfully', sos_id: sosId, room_id: roomId, sos_token: sosToken, ...extra }
   }
 
-  /** The first answer again, its token derived anew from the key (the stored hash must match it). */
-  private async replay(earlier: IdempotencyKeyRow, claim: IdempotencyClaim): Promise<{ answer: CreatedAnswer; replayed: true }> {
+  /**
+   * The first answer again, its token derived anew from the key (the stored hash must match it). Extensions
+   * rebuild their part of the answer from what the first create stored; they write nothing (no second alert).
+   */
+  private async replay(earlier: IdempotencyKeyRow, claim: IdempotencyClaim, steps: Array<SosCreateStep | undefined>): Promise<{ answer: CreatedAnswer; replayed: true }> {
     if (earlier.request_hash !== claim.requestHash) throw idempotencyConflict()
     const sos = await this.load(earlier.sos_request_id)
     const sosToken = deriveSosToken(claim.key, earlier.token_salt, sos.room_id)
     if (!digestsEqual(sha256Hex(sosToken), sos.sos_token_hash)) throw new Error('an idempotent replay derived a token that does not match its SOS')
-    return { answer: this.createdAnswer(sos.id, sos.room_id, sosToken), replayed: true }
+    for (const step of steps) await step?.replay?.(this.db, sos)
+    return { answer: this.createdAnswer(sos.id, sos.room_id, sosToken, steps), replayed: true }
   }
 
   /**
