@@ -68,6 +68,11 @@ export interface Config {
   socketMaxPendingPackets: number
   /** Migrate the schema automatically at start. */
   autoMigrate: boolean
+  /**
+   * Processes serving the two ports on this host (node:cluster). 1 is a single process; more needs
+   * PostgreSQL and Redis, because the workers share nothing else.
+   */
+  workers: number
 }
 
 type Env = Record<string, string | undefined>
@@ -165,7 +170,21 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
     autoMigrate: bool(env, 'AUTO_MIGRATE', true),
+    workers: int(env, 'WORKERS', 1, 1, 256),
     ...overrides,
+  }
+  if (config.workers > 1) {
+    // Each worker has its own memory: SQLite's group commit and the in-memory adapter and limits would
+    // split into N servers that do not hear each other, so N > 1 is refused, not run half-working.
+    const missing: string[] = []
+    if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) missing.push('DATABASE_URL is SQLite')
+    if (!config.redisUrl) missing.push('REDIS_URL is unset')
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `WORKERS=${config.workers} needs PostgreSQL and Redis (DATABASE_URL=postgres://… and REDIS_URL=redis://…), ` +
+          `which the worker processes share; ${missing.join(' and ')}. Use WORKERS=1 (the default) otherwise.`,
+      )
+    }
   }
   return config
 }
