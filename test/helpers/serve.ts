@@ -168,16 +168,23 @@ let latitudeSeq = 0
 export const nextLatitude = () => 10 + ++latitudeSeq / 1e4
 
 /**
- * Closed-loop writers against `api` until `stop.done`: creates SOS and sends their locations (plus,
- * with `extra`, locations for that SOS), recording every 2xx. Refused or cut requests are not recorded:
+ * Closed-loop writers against `api` until `stop.done`: creates SOS (up to `maxSos`) and sends their
+ * locations (plus, with `extra`, up to `extra.max` locations for that SOS), recording every 2xx. Refused or cut requests are not recorded:
  * a request that was not answered may or may not have been applied.
  */
-export async function driveWrites(api: string, acked: Acked, stop: { done: boolean }, opts: { writers?: number; maxSos?: number; extra?: { sosId: number; token: string } } = {}): Promise<void> {
+export async function driveWrites(
+  api: string,
+  acked: Acked,
+  stop: { done: boolean },
+  opts: { writers?: number; maxSos?: number; pauseMs?: number; extra?: { sosId: number; token: string; max: number } } = {},
+): Promise<void> {
   const mine: Array<{ id: number; token: string }> = []
+  let extraSent = 0
   const worker = async (n: number) => {
     let i = 0
     while (!stop.done) {
       i += 1
+      if (opts.pauseMs) await new Promise((resolve) => setTimeout(resolve, opts.pauseMs))
       try {
         const create = mine.length === 0 || (i % 3 === 0 && acked.sos.size < (opts.maxSos ?? 200))
         if (create) {
@@ -192,7 +199,9 @@ export async function driveWrites(api: string, acked: Acked, stop: { done: boole
             mine.push({ id: body.sos_id, token: body.sos_token })
           } else await res.arrayBuffer()
         } else {
-          const target = opts.extra && i % 2 === 0 ? opts.extra : mine[i % mine.length]
+          const toExtra = opts.extra !== undefined && i % 2 === 0 && extraSent < opts.extra.max
+          if (toExtra) extraSent += 1
+          const target = toExtra ? opts.extra! : mine[i % mine.length]
           const sosId = 'sosId' in target ? target.sosId : target.id
           const latitude = nextLatitude()
           const res = await fetch(`${api}/api/update-location/`, {
