@@ -1,0 +1,95 @@
+// `workers`: the same scenarios with WORKERS=1 and WORKERS=2 (node:cluster behind one pair of ports),
+// side by side in one run, each server start on a database of its own, and the ratio of every headline
+// figure. Needs DATABASE_URL=postgres://… and REDIS_URL=redis://… (WORKERS > 1 does; WORKERS=1 uses them too,
+// so the worker count is the only difference).
+import { round, sleep } from '../lib/stats.ts'
+import type { CommonOptions, ScenarioReport } from '../lib/common.ts'
+import { runCreate } from './create.ts'
+import { runFanout } from './fanout.ts'
+import { runTrack } from './track.ts'
+
+export interface WorkersOptions {
+  /** WORKERS values to compare, e.g. [1, 2]. */
+  compare: number[]
+  scenarios: Array<'create' | 'track' | 'fanout'>
+  durationS: number
+  /** create: closed-loop connections; track: closed-loop connections. */
+  createConnections: number
+  trackConnections: number
+  trackSos: number
+  fanoutSockets: number
+  fanoutRate: number
+  connectConcurrency: number
+}
+
+type Figure = [label: string, pick: (r: ScenarioReport) => number | undefined, better: 'higher' | 'lower']
+
+const at = (obj: unknown, path: string): number | undefined => {
+  let v: unknown = obj
+  for (const k of path.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined
+  return typeof v === 'number' ? v : undefined
+}
+const cpu = (r: ScenarioReport) => r.server?.cpuPercent
+
+const FIGURES: Record<WorkersOptions['scenarios'][number], Figure[]> = {
+  create: [
+    ['created/s', (r) => at(r.results, 'throughputPerS'), 'higher'],
+    ['p50 ms', (r) => at(r.results, 'latencyMs.p50'), 'lower'],
+    ['p99 ms', (r) => at(r.results, 'latencyMs.p99'), 'lower'],
+    ['server CPU % (all processes)', cpu, 'lower'],
+  ],
+  track: [
+    ['accepted/s', (r) => at(r.results, 'acceptedPerS'), 'higher'],
+    ['HTTP p99 ms', (r) => at(r.results, 'httpLatencyMs.p99'), 'lower'],
+    ['SOS room p99 ms', (r) => at(r.results, 'sosRoomLatencyMs.p99'), 'lower'],
+    ['tracking channel p99 ms', (r) => at(r.results, 'trackingLatencyMs.p99'), 'lower'],
+    ['min delivery ratio', (r) => Math.min(...((r.results.deliveryRatio as number[] | undefined) ?? [0])), 'higher'],
+    ['server CPU % (all processes)', cpu, 'lower'],
+  ],
+  fanout: [
+    ['last socket p50 ms', (r) => at(r.results, 'lastSocketPerSosMs.p50'), 'lower'],
+    ['last socket p99 ms', (r) => at(r.results, 'lastSocketPerSosMs.p99'), 'lower'],
+    ['each socket p99 ms', (r) => at(r.results, 'fanoutLatencyMs.p99'), 'lower'],
+    ['create answer p50 ms', (r) => at(r.results, 'httpLatencyMs.p50'), 'lower'],
+    ['delivery ratio', (r) => at(r.results, 'deliveryRatio'), 'higher'],
+    ['server CPU % (all processes)', cpu, 'lower'],
+  ],
+}
+
+export async function runWorkers(common: CommonOptions, opts: WorkersOptions): Promise<ScenarioReport[]> {
+  if (!/^postgres(ql)?:\/\//.test(process.env.DATABASE_URL ?? '') || !process.env.REDIS_URL) {
+    throw new Error('workers needs DATABASE_URL=postgres://… (each run creates and drops its own database on that server) and REDIS_URL=redis://…')
+  }
+  const reports: ScenarioReport[] = []
+  const table: Array<{ scenario: string; figure: string; values: Array<number | null>; ratio: number | null }> = []
+  for (const scenario of opts.scenarios) {
+    const runs: ScenarioReport[] = []
+    for (const n of opts.compare) {
+      console.log(`\n=== workers: ${scenario} with WORKERS=${n} ===`)
+      const c: CommonOptions = { ...common, workers: 1, cluster: n, freshDatabase: true }
+      const report =
+        scenario === 'create'
+          ? await runCreate(c, { connections: opts.createConnections, durationS: opts.durationS, warmupS: 1, rate: 0 })
+          : scenario === 'track'
+            ? await runTrack(c, { sos: opts.trackSos, rate: 0, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency })
+            : await runFanout(c, { sockets: opts.fanoutSockets, rate: opts.fanoutRate, durationS: opts.durationS, connectConcurrency: opts.connectConcurrency })
+      report.scenario = `${scenario} (WORKERS=${n})`
+      runs.push(report)
+      reports.push(report)
+      await sleep(2000) // let the previous server's exit and the database drop settle
+    }
+    for (const [figure, pick] of FIGURES[scenario]) {
+      const values = runs.map((r) => pick(r) ?? null)
+      const [base, last] = [values[0], values[values.length - 1]]
+      table.push({ scenario, figure, values, ratio: base && last !== null ? round(last / base, 2) : null })
+    }
+  }
+
+  const header = ['scenario', 'figure', ...opts.compare.map((n) => `WORKERS=${n}`), `ratio ${opts.compare.at(-1)}/${opts.compare[0]}`]
+  const rows = table.map((row) => [row.scenario, row.figure, ...row.values.map((v) => (v === null ? '–' : String(round(v, 1)))), row.ratio === null ? '–' : `×${row.ratio}`])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  console.log('\nside by side (one run each, this machine, same commit):')
+  for (const row of [header, widths.map((w) => '-'.repeat(w)), ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  '))
+  reports.push({ scenario: 'workers', problems: [], warnings: [], results: { compare: opts.compare, durationS: opts.durationS, table } })
+  return reports
+}
