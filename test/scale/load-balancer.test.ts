@@ -173,8 +173,9 @@ test('three nodes behind nginx (deploy/nginx.conf) act as one server, and one SI
     assert.equal(other.status, 400)
   })
 
-  // The clients. The dashboard starts on long-polling and upgrades (as the original's socket.io-client
-  // may); the second dashboard never leaves long-polling, so every one of its requests must reach its node.
+  // The clients. The dashboard starts on long-polling and upgrades (socket.io-client's default); the
+  // second dashboard never leaves long-polling (where the original dashboard falls back to), so every
+  // one of its requests must reach its node.
   const phoneSos: { id?: number; room_id?: string; token?: string } = {}
   const staffJoin = async (s: Socket) => {
     for (const event of ['join_sos_channel', 'join_location_tracking_channel', 'join_officer_update']) assert.equal((await ack(s, event, {})).ok, true, event)
