@@ -9,7 +9,7 @@ import { runFanout } from './fanout.ts'
 import { runTrack } from './track.ts'
 
 export interface WorkersOptions {
-  /** WORKERS values to compare, e.g. [1, 2]. */
+  /** WORKERS values to compare, in the order they run, e.g. [1, 2]. */
   compare: number[]
   scenarios: Array<'create' | 'track' | 'fanout'>
   durationS: number
@@ -80,12 +80,14 @@ export async function runWorkers(common: CommonOptions, opts: WorkersOptions): P
     }
     for (const [figure, pick] of FIGURES[scenario]) {
       const values = runs.map((r) => pick(r) ?? null)
-      const [base, last] = [values[0], values[values.length - 1]]
-      table.push({ scenario, figure, values, ratio: base && last !== null ? round(last / base, 2) : null })
+      // Largest WORKERS over smallest, whatever the order they ran in (--compare 2,1 runs 2 first).
+      const base = values[opts.compare.indexOf(Math.min(...opts.compare))]
+      const top = values[opts.compare.indexOf(Math.max(...opts.compare))]
+      table.push({ scenario, figure, values, ratio: base && top !== null ? round(top / base, 2) : null })
     }
   }
 
-  const header = ['scenario', 'figure', ...opts.compare.map((n) => `WORKERS=${n}`), `ratio ${opts.compare.at(-1)}/${opts.compare[0]}`]
+  const header = ['scenario', 'figure', ...opts.compare.map((n) => `WORKERS=${n}`), `ratio ${Math.max(...opts.compare)}/${Math.min(...opts.compare)}`]
   const rows = table.map((row) => [row.scenario, row.figure, ...row.values.map((v) => (v === null ? '–' : String(round(v, 1)))), row.ratio === null ? '–' : `×${row.ratio}`])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   console.log('\nside by side (one run each, this machine, same commit):')
