@@ -27,8 +27,8 @@ export async function startServer(config: Config): Promise<void> {
 
 /** One serving process: the whole server (WORKERS=1), or one worker of the cluster. */
 async function startNode(config: Config, worker: Worker | undefined): Promise<void> {
-  // The primary may hand this worker connections before its Socket.IO server exists (a replacement
-  // worker is chosen at once, being the least loaded): they wait here and are replayed once it does.
+  // The primary may hand this worker connections before its Socket.IO server exists (when no worker is
+  // ready, e.g. every one died at once): they wait here and are replayed once it exists.
   const early: Array<[unknown, SendHandle]> = []
   const hold = (message: unknown, handle: SendHandle) => early.push([message, handle])
   if (worker) process.on('message', hold)
