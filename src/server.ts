@@ -27,8 +27,8 @@ export async function startServer(config: Config): Promise<void> {
 
 /** One serving process: the whole server (WORKERS=1), or one worker of the cluster. */
 async function startNode(config: Config, worker: Worker | undefined): Promise<void> {
-  // The primary may hand this worker connections before its Socket.IO server exists (when no worker is
-  // ready, e.g. every one died at once): they wait here and are replayed once it exists.
+  // A connection the primary handed over while this worker's Socket.IO server did not exist yet (only
+  // possible in a race with the primary's readiness bookkeeping) waits here and is replayed once it does.
   const early: Array<[unknown, SendHandle]> = []
   const hold = (message: unknown, handle: SendHandle) => early.push([message, handle])
   if (worker) process.on('message', hold)
@@ -127,6 +127,11 @@ async function startPrimary(config: Config): Promise<void> {
   // The Socket.IO port: the primary reads the first bytes of each connection and hands it to the worker
   // that owns its Engine.IO session (`sid=`), or to the worker with the fewest connections.
   const socketServer = http.createServer()
+  // With no worker ready (every one died at once), refuse at once rather than hand a connection to a
+  // worker still loading, which would drop it: the client retries in a second instead of timing out.
+  socketServer.on('connection', (socket) => {
+    if (ready.size === 0) socket.destroy()
+  })
   setupMaster(socketServer, { loadBalancingMethod: 'least-connection' })
   // @socket.io/sticky 2 passes request bytes to the workers as Buffers over IPC; with the default JSON
   // serialization they arrive as plain objects and every hand-over fails (the client sees an empty reply).
