@@ -1,4 +1,4 @@
-// Entry point: `npm run bench -- <scenario> [options]` (create | fanout | track | connect | smoke | profile).
+// Entry point: `npm run bench -- <scenario> [options]` (create | fanout | track | connect | workers | smoke | profile).
 // Prints a human-readable report, then ONE JSON line (the last line of stdout) for machines.
 import { parseArgs } from 'node:util'
 import { defaultProfDir, type CommonOptions, type ScenarioReport } from './lib/common.ts'
@@ -10,6 +10,7 @@ import { runConnect } from './scenarios/connect.ts'
 import { runCreate } from './scenarios/create.ts'
 import { runFanout } from './scenarios/fanout.ts'
 import { runTrack } from './scenarios/track.ts'
+import { runWorkers } from './scenarios/workers.ts'
 
 const USAGE = `Usage: npm run bench -- <scenario> [options]
 
@@ -24,11 +25,17 @@ Scenarios (each starts its own server on 127.0.0.1 and stops it at the end):
             --sockets 2000  --idle 10  --auth  --per-process 5000  --storm-timeout 60
             --staff K (K of them are dashboards in sos_channel)  --storm-rate R (SOS/s during the storm)
             --spread-sources (one loopback source address per client process, for > 28,000 sockets)
+  workers   create, track and fanout with WORKERS=1 and WORKERS=2, side by side, and the ratios; each
+            server start on its own database (needs DATABASE_URL=postgres://… and REDIS_URL)
+            --compare 1,2  --scenarios create,track,fanout  --duration 5
+            --connections (create 32, track 64)  --sos 100  --sockets 2000  --rate 5 (fanout SOS/s)
   smoke     every scenario for a couple of seconds with small numbers; exits non-zero only if one breaks
   profile <file.cpuprofile>   summarize a CPU profile (top self-time functions)
 
 Common options:
   --workers N            server processes sharing the database (socket scenarios need REDIS_URL when N > 1)
+  --cluster N            run each server process with WORKERS=N (node:cluster behind one pair of ports;
+                         needs DATABASE_URL=postgres://… and REDIS_URL)
   --client-procs N       socket client processes (default 1; connect: enough for --per-process)
   --connect-concurrency  sockets opened at once per client process (default 100)
   --cpu-prof             run the server under node --cpu-prof and summarize the profile at the end
@@ -69,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
       'storm-rate': { type: 'string' },
       'spread-sources': { type: 'boolean', default: false },
       workers: { type: 'string' },
+      cluster: { type: 'string' },
+      compare: { type: 'string' },
+      scenarios: { type: 'string' },
       'client-procs': { type: 'string' },
       'connect-concurrency': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -91,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
 
   const common: CommonOptions = {
     workers: num(values, 'workers', 1, 8, 1),
+    cluster: num(values, 'cluster', 1, 16, 1),
     clientProcs: num(values, 'client-procs', 1, 16, 1),
     cpuProf: values['cpu-prof'] === true,
     profDir: (values['prof-dir'] as string | undefined) ?? defaultProfDir(),
@@ -123,6 +134,24 @@ async function main(argv: string[]): Promise<number> {
             stormRate: num(values, 'storm-rate', 0, 1000, 0),
           }),
         ]
+      case 'workers': {
+        const compare = String(values.compare ?? '1,2').split(',').map((x) => Number(x.trim()))
+        if (compare.length < 2 || compare.some((n) => !Number.isInteger(n) || n < 1 || n > 16)) throw new Error('--compare must list at least two WORKERS values between 1 and 16, e.g. 1,2')
+        const scenarios = String(values.scenarios ?? 'create,track,fanout').split(',').map((x) => x.trim())
+        if (scenarios.some((x) => !['create', 'track', 'fanout'].includes(x))) throw new Error('--scenarios is a list of create, track, fanout')
+        const connections = values.connections === undefined ? undefined : num(values, 'connections', 32, LIMITS.connections, 1)
+        return runWorkers(common, {
+          compare,
+          scenarios: scenarios as Array<'create' | 'track' | 'fanout'>,
+          durationS: num(values, 'duration', 5, LIMITS.duration, 1),
+          createConnections: connections ?? 32,
+          trackConnections: connections ?? 64,
+          trackSos: num(values, 'sos', 100, LIMITS.sos, 1),
+          fanoutSockets: num(values, 'sockets', 2000, LIMITS.sockets, 1),
+          fanoutRate: num(values, 'rate', 5, 1000, 0.1),
+          connectConcurrency: cc,
+        })
+      }
       case 'smoke':
         return smoke(common)
       default:
@@ -132,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
 
   // Every run is bounded: the scenario's own length plus generous room for setup, drain and shutdown.
   const sockets = num(values, 'sockets', 2000, LIMITS.sockets, 1)
-  const limitMs = scenario === 'smoke' ? 10 * 60_000 : (300 + duration + num(values, 'warmup', 2, 60) + num(values, 'idle', 10, 300) + sockets / 20) * 1000
+  const limitMs = scenario === 'smoke' || scenario === 'workers' ? 10 * 60_000 : (300 + duration + num(values, 'warmup', 2, 60) + num(values, 'idle', 10, 300) + sockets / 20) * 1000
   const cancelWatchdog = installCleanup(limitMs)
 
   const machine = machineInfo(ROOT)
@@ -160,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
       database: process.env.DATABASE_URL ? 'postgres' : 'sqlite',
       redis: Boolean(process.env.REDIS_URL),
       workers: common.workers,
+      cluster: common.cluster,
       problems,
       warnings,
       reports: reports.map((r) => ({

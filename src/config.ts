@@ -151,6 +151,11 @@ export interface Config {
   outboxLeaseSeconds: number
   /** One provider or webhook request's timeout, in milliseconds (below the lease). */
   outboxSendTimeoutMs: number
+  /**
+   * Processes serving the two ports on this host (node:cluster). 1 is a single process; more needs
+   * PostgreSQL and Redis, because the workers share nothing else.
+   */
+  workers: number
 }
 
 /** Twilio's Messages API (https://www.twilio.com/docs/messaging/api/message-resource). */
@@ -363,10 +368,24 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     outboxBackoffMaxMs: int(env, 'OUTBOX_BACKOFF_MAX_MS', 600_000, 10, 86_400_000),
     outboxLeaseSeconds,
     outboxSendTimeoutMs,
+    workers: int(env, 'WORKERS', 1, 1, 256),
     ...overrides,
   }
   // Room for a full request of IMAGE_MAX_FILES images of IMAGE_MAX_BYTES, plus 1 MiB for fields and part headers.
   config.uploadMaxRequestBytes =
     overrides.uploadMaxRequestBytes ?? int(env, 'UPLOAD_MAX_REQUEST_BYTES', config.imageMaxFiles * config.imageMaxBytes + MIB, 64 * KIB, 100 * GIB)
+  if (config.workers > 1) {
+    // Each worker has its own memory: SQLite's group commit and the in-memory adapter and limits would
+    // split into N servers that do not hear each other, so N > 1 is refused, not run half-working.
+    const missing: string[] = []
+    if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) missing.push('DATABASE_URL is SQLite')
+    if (!config.redisUrl) missing.push('REDIS_URL is unset')
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `WORKERS=${config.workers} needs PostgreSQL and Redis (DATABASE_URL=postgres://… and REDIS_URL=redis://…), ` +
+          `which the worker processes share; ${missing.join(' and ')}. Use WORKERS=1 (the default) otherwise.`,
+      )
+    }
+  }
   return config
 }

@@ -10,6 +10,10 @@ import { fmtInt, latencyTable, type Summary } from './stats.ts'
 export interface CommonOptions {
   /** Server processes (>1 shares the database; socket scenarios then need REDIS_URL). */
   workers: number
+  /** WORKERS for each server process (node:cluster behind one pair of ports; > 1 needs PostgreSQL and Redis). */
+  cluster: number
+  /** Each server start gets its own PostgreSQL database (created on DATABASE_URL's server, dropped after). */
+  freshDatabase?: boolean
   /** Socket client processes. */
   clientProcs: number
   cpuProf: boolean
@@ -46,11 +50,15 @@ export async function startServer(common: CommonOptions, needsFanout: boolean): 
   if (common.workers > 1 && needsFanout && !process.env.REDIS_URL) {
     throw new Error('--workers > 1 needs REDIS_URL for this scenario: without the Redis adapter an event reaches only the sockets of the process that produced it')
   }
+  if (common.cluster > 1 && (!/^postgres(ql)?:\/\//.test(process.env.DATABASE_URL ?? '') || !process.env.REDIS_URL)) {
+    throw new Error('--cluster > 1 (WORKERS) needs DATABASE_URL=postgres://… and REDIS_URL=redis://…, as the server does')
+  }
   // One directory per server start, so a smoke run's scenarios do not mix their profiles.
   const profDir = path.join(common.profDir, `run-${++serverStarts}`)
   if (common.cpuProf) fs.mkdirSync(profDir, { recursive: true })
   if (common.listenBacklog) console.log(`EXPERIMENT: the server is bench/lib/serve-backlog.ts (the same app) with listen backlog ${common.listenBacklog}, not \`naarikavach serve\``)
-  const server = new BenchServer({ workers: common.workers, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog })
+  const server = new BenchServer({ workers: common.workers, cluster: common.cluster, freshDatabase: common.freshDatabase, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog })
+  await server.init()
   return server
 }
 
@@ -97,3 +105,6 @@ export function createBody(name: string, i = 0): string {
 /** The sequence number of a location update travels in its latitude, [0, 80), recovered as round(lat × 1e5). */
 export const MAX_SEQ = 7_999_999
 export const latitudeOf = (seq: number) => (seq % 8_000_000) / 1e5
+
+/** "1 server process(es)", or with --cluster "1 server process(es) × WORKERS=2". */
+export const serverNote = (common: CommonOptions) => `${common.workers} server process(es)${common.cluster > 1 ? ` × WORKERS=${common.cluster}` : ''}`

@@ -175,3 +175,29 @@ export function tcpCounters(): TcpCounters {
 export function tcpDelta(before: TcpCounters, after: TcpCounters): TcpCounters {
   return Object.fromEntries(Object.keys(before).map((k) => [k, after[k as keyof TcpCounters] - before[k as keyof TcpCounters]])) as TcpCounters
 }
+
+/** CPU seconds (user + system) used so far by every process whose command name is one of `names`, per name. */
+export function cpuSecondsByName(names: string[]): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]))
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      if (!(name in out)) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out[name] += (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
+/** Busy and total CPU seconds of the whole machine so far (all CPUs, from /proc/stat). */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.reduce((a, b) => a + b, 0)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK }
+}

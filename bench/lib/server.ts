@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { track, trackDir, untrack } from './cleanup.ts'
 import { delta, snapshot, type ProcDelta, type ProcSnapshot } from './proc.ts'
 import { sleep } from './stats.ts'
@@ -19,6 +20,10 @@ const BIN = path.join(ROOT, 'bin', 'naarikavach.js')
 export interface ServerOptions {
   /** Server processes sharing one database (and Redis, if REDIS_URL is set). */
   workers: number
+  /** WORKERS for each server process: node:cluster workers behind its one pair of ports (1 = no cluster). */
+  cluster: number
+  /** Run on a database of its own, created on DATABASE_URL's PostgreSQL server and dropped at stop. */
+  freshDatabase?: boolean
   /** Run each server under `node --cpu-prof`; profiles land in `profDir`. */
   cpuProf: boolean
   profDir: string
@@ -61,12 +66,29 @@ function accepts(url: string): Promise<boolean> {
   })
 }
 
+/** The PIDs whose parent is `pid` (a cluster primary's workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === pid) out.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
 export class BenchServer {
   readonly dir: string
   readonly env: Record<string, string>
-  readonly databaseUrl: string
+  databaseUrl: string
   readonly dialect: 'sqlite' | 'postgres'
   private procs: Proc[] = []
+  private ownDatabase: { adminUrl: string; name: string } | undefined
 
   constructor(private readonly opts: ServerOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'naarikavach-bench-'))
@@ -87,8 +109,43 @@ export class BenchServer {
       LOGIN_RATE_LIMIT_PER_MINUTE: '1000000',
       PASSWORD_HASH_COST: '10',
       ...redis,
+      ...(opts.cluster > 1 ? { WORKERS: String(opts.cluster) } : {}),
       ...opts.env,
     }
+  }
+
+  /** With `freshDatabase` on PostgreSQL: creates this run's own database (so runs compared side by side start equal). */
+  async init(): Promise<void> {
+    if (!this.opts.freshDatabase || this.dialect !== 'postgres') return
+    const admin = new URL(this.databaseUrl)
+    admin.pathname = '/postgres'
+    const name = `nkbench_${crypto.randomBytes(5).toString('hex')}`
+    const client = new pg.Client({ connectionString: admin.toString() })
+    await client.connect()
+    try {
+      await client.query(`CREATE DATABASE ${name}`)
+    } finally {
+      await client.end()
+    }
+    this.ownDatabase = { adminUrl: admin.toString(), name }
+    const url = new URL(this.databaseUrl)
+    url.pathname = `/${name}`
+    this.databaseUrl = url.toString()
+    this.env.DATABASE_URL = this.databaseUrl
+  }
+
+  private async dropOwnDatabase(): Promise<void> {
+    if (!this.ownDatabase) return
+    const client = new pg.Client({ connectionString: this.ownDatabase.adminUrl })
+    try {
+      await client.connect()
+      await client.query(`DROP DATABASE IF EXISTS ${this.ownDatabase.name} WITH (FORCE)`)
+    } catch (err) {
+      console.warn(`could not drop this run's database ${this.ownDatabase.name}: ${(err as Error).message}`)
+    } finally {
+      await client.end().catch(() => undefined)
+    }
+    this.ownDatabase = undefined
   }
 
   get apiUrls(): string[] {
@@ -177,6 +234,8 @@ export class BenchServer {
    * Null when the server has no such metrics.
    */
   async loopDelay(): Promise<LoopDelay | null> {
+    // /metrics answers from whichever cluster worker takes the connection: no figure for the process.
+    if (this.opts.cluster > 1) return null
     const all = await Promise.all(
       this.procs.map(async (p) => {
         const text = await fetch(`${p.apiUrl}/metrics`).then(
@@ -199,8 +258,10 @@ export class BenchServer {
     return { p50: r(Math.max(...ok.map((x) => x.p50))), p99: r(Math.max(...ok.map((x) => x.p99))), max: r(Math.max(...ok.map((x) => x.max))) }
   }
 
+  /** CPU and memory of every server process, a cluster primary's workers included. */
   snapshots(): ProcSnapshot[] {
-    return this.pids.map((pid) => snapshot(pid)).filter((s): s is ProcSnapshot => s !== null)
+    const pids = this.pids.flatMap((pid) => (this.opts.cluster > 1 ? [pid, ...childrenOf(pid)] : [pid]))
+    return pids.map((pid) => snapshot(pid)).filter((s): s is ProcSnapshot => s !== null)
   }
 
   /** Removes the keys this run created under its own REDIS_PREFIX (the adapter's stream, rate-limit counters). */
@@ -238,6 +299,7 @@ export class BenchServer {
     )
     this.procs = []
     await this.dropRedisKeys()
+    await this.dropOwnDatabase()
     if (!this.opts.cpuProf) return []
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (the others are the
     // module loader's worker, which only runs at start-up).

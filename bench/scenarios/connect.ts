@@ -5,7 +5,7 @@
 // created at R/s from the moment everyone is gone until everyone is back: every dashboard must end up
 // with every one of those SOS (live as new_sos or in the sos_snapshot sent when it joins again).
 import { HttpPool } from '../lib/http-load.ts'
-import { createBody, fmtInt, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
+import { createBody, fmtInt, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { mb, tcpCounters, tcpDelta } from '../lib/proc.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
@@ -42,7 +42,7 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
     await server.start()
     const procs = Math.max(common.clientProcs, Math.ceil(opts.sockets / opts.perProcess))
     const staffNote = opts.staff > 0 ? ` (${fmtInt(Math.min(opts.staff, opts.sockets))} of them staff dashboards in sos_channel${opts.stormRate > 0 ? `, ${opts.stormRate} SOS/s created during the storm` : ''})` : ''
-    console.log(`connect: ${fmtInt(opts.sockets)} ${opts.auth ? 'authenticated (staff token)' : 'anonymous'} sockets${staffNote} over ${procs} client process(es)${opts.spreadSources ? ` (source addresses 127.0.0.2–127.0.0.${procs + 1})` : ''}, ${opts.connectConcurrency} in flight per process; ${common.workers} server process(es)`)
+    console.log(`connect: ${fmtInt(opts.sockets)} ${opts.auth ? 'authenticated (staff token)' : 'anonymous'} sockets${staffNote} over ${procs} client process(es)${opts.spreadSources ? ` (source addresses 127.0.0.2–127.0.0.${procs + 1})` : ''}, ${opts.connectConcurrency} in flight per process; ${serverNote(common)}`)
     await sleep(2000)
     const base = server.snapshots()
 

@@ -4,7 +4,7 @@ import crypto from 'node:crypto'
 import autocannon from 'autocannon'
 import { sql } from 'kysely'
 import { openDatabase } from '../../src/db/dialect.ts'
-import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
+import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { HttpPool, openLoop } from '../lib/http-load.ts'
 import { Samples, nowUs, round, sleep } from '../lib/stats.ts'
 
@@ -25,7 +25,7 @@ export async function runCreate(common: CommonOptions, opts: CreateOptions): Pro
     const urls = server.apiUrls.map((u) => `${u}/api/create-sos/`)
     const runName = `bench-create-${crypto.randomBytes(4).toString('hex')}`
     const mode = opts.rate > 0 ? `open loop at ${fmtInt(opts.rate)} req/s over ${opts.connections} connections` : `closed loop, ${opts.connections} connections`
-    console.log(`create: ${mode}, ${opts.durationS} s after ${opts.warmupS} s warm-up; ${common.workers} server process(es), ${server.dialect}`)
+    console.log(`create: ${mode}, ${opts.durationS} s after ${opts.warmupS} s warm-up; ${serverNote(common)}, ${server.dialect}`)
 
     if (opts.warmupS > 0) {
       await autocannon({ url: urls, connections: opts.connections, duration: opts.warmupS, method: 'POST', headers: { 'content-type': 'application/json' }, body: createBody('bench-warmup') })

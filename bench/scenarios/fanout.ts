@@ -1,7 +1,7 @@
 // `fanout`: S staff sockets in sos_channel; SOS created over HTTP at R/s; latency from just before each
 // POST to each socket's new_sos (matched on sos_id), the slowest socket per SOS, and the delivery ratio.
 import crypto from 'node:crypto'
-import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
+import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { HttpPool, openLoop } from '../lib/http-load.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
@@ -20,7 +20,7 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
   try {
     const token = await server.createUser('dispatcher')
     await server.start()
-    console.log(`fanout: ${fmtInt(opts.sockets)} staff sockets in sos_channel over ${common.clientProcs} client process(es); SOS created at ${opts.rate}/s for ${opts.durationS} s; ${common.workers} server process(es), ${server.dialect}`)
+    console.log(`fanout: ${fmtInt(opts.sockets)} staff sockets in sos_channel over ${common.clientProcs} client process(es); SOS created at ${opts.rate}/s for ${opts.durationS} s; ${serverNote(common)}, ${server.dialect}`)
 
     pool = new SocketPool(common.clientProcs)
     const connected = await pool.connect({

@@ -3,7 +3,7 @@
 // accepted/s, request latency, latency to each of the three rooms and the delivery ratio per room.
 import { sql } from 'kysely'
 import { openDatabase } from '../../src/db/dialect.ts'
-import { createBody, fmtInt, latitudeOf, MAX_SEQ, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
+import { createBody, fmtInt, latitudeOf, MAX_SEQ, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { closedLoop, HttpPool, openLoop, type HttpResult, type RequestSpec } from '../lib/http-load.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
@@ -34,7 +34,7 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     const staff = await server.createUser('dispatcher')
     await server.start()
     const K = opts.sos
-    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; updates ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s over ${opts.connections} connections; ${common.workers} server process(es), ${server.dialect}`)
+    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; updates ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s over ${opts.connections} connections; ${serverNote(common)}, ${server.dialect}`)
 
     http = new HttpPool(server.apiUrls, opts.connections)
     await http.open()

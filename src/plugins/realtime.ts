@@ -3,6 +3,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdapter } from '@socket.io/redis-streams-adapter'
+import { setupWorker } from '@socket.io/sticky'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Server } from 'socket.io'
@@ -17,6 +18,11 @@ export interface Realtime {
   io: RealtimeServer
   httpServer: http.Server
   listen(port: number, host: string): Promise<number>
+  /**
+   * In a cluster worker (WORKERS > 1), instead of listen(): take the connections the primary hands over
+   * (@socket.io/sticky), so every request of one Engine.IO session lands on this worker.
+   */
+  acceptFromPrimary(): void
 }
 
 declare module 'fastify' {
@@ -223,6 +229,7 @@ export default fp(
             resolve((httpServer.address() as AddressInfo).port)
           })
         }),
+      acceptFromPrimary: () => setupWorker(io as unknown as Server),
     }
     app.decorate('realtime', realtime)
 

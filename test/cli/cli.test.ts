@@ -196,3 +196,24 @@ test('serve answers /health on PORT and Socket.IO on SOCKET_PORT, then exits 0 o
   assert.equal(result.code, 0, `exit after SIGTERM: ${JSON.stringify(result)}`)
   await assert.rejects(fetch(`${apiUrl}/health`), 'the API port is closed after shutdown')
 })
+
+test('serve with WORKERS=2 is refused at start unless it has PostgreSQL and Redis, with a configuration error', async (t) => {
+  const { dir, env } = await workspace(t)
+  const sqlite = `sqlite:${path.join(dir, 'workers.sqlite3')}`
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ DATABASE_URL: sqlite, REDIS_URL: 'redis://127.0.0.1:6379' }, /DATABASE_URL is SQLite\./],
+    [{ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x', REDIS_URL: '' }, /REDIS_URL is unset\./],
+    [{ DATABASE_URL: sqlite, REDIS_URL: '' }, /DATABASE_URL is SQLite and REDIS_URL is unset\./],
+  ]
+  for (const [settings, reason] of cases) {
+    const res = await run(t, ['serve'], { ...env, ...settings, WORKERS: '2', PORT: '0', SOCKET_PORT: '0', HOST: '127.0.0.1' })
+    assert.equal(res.code, 1, JSON.stringify(res))
+    assert.match(res.stderr, /^Configuration error: WORKERS=2 needs PostgreSQL and Redis \(DATABASE_URL=postgres:\/\/… and REDIS_URL=redis:\/\/…\)/m)
+    assert.match(res.stderr, reason)
+    assert.equal(res.stdout, '', 'refused before anything starts')
+  }
+  const bad = await run(t, ['serve'], { ...env, WORKERS: 'two' })
+  assert.equal(bad.code, 1)
+  assert.match(bad.stderr, /Configuration error: WORKERS must be a whole number, got "two"/)
+  await assert.rejects(fs.stat(path.join(dir, 'workers.sqlite3')), 'no database was created')
+})

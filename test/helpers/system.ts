@@ -1,4 +1,4 @@
-// Test helper: tests that need a system program npm cannot install (Chromium, later nginx) ask for it here.
+// Test helper: tests that need a system program npm cannot install (Chromium, nginx) ask for it here.
 // Outside CI a missing program skips the test with the reason and the install command, so a newcomer's
 // first `npm test` is green and says what did not run; under CI=true it fails, so CI never passes by skipping.
 import fs from 'node:fs'
@@ -48,4 +48,12 @@ export const CHROMIUM: SystemProgram = {
   name: 'Chromium',
   envVar: 'CHROMIUM_PATH',
   debianPackage: 'chromium',
+}
+
+/** Debian's nginx, for the load-balancer test; NGINX_PATH points it at another nginx binary. */
+export const NGINX: SystemProgram = {
+  path: process.env.NGINX_PATH || '/usr/sbin/nginx',
+  name: 'nginx',
+  envVar: 'NGINX_PATH',
+  debianPackage: 'nginx',
 }
