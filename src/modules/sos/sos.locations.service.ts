@@ -1,5 +1,6 @@
 // Location points: single updates (REST and socket), an offline phone's batch, the paged history and the
-// room replay. Ordered by the fix's own time everywhere; only a point newer than every stored one goes out live.
+// room replay. Ordered by the fix's own time everywhere; a phone-timed fix goes out live only when it is newer
+// than every stored one (server-stamped points always do).
 import type { Kysely } from 'kysely'
 import type { Database, LocationRow, SosRow } from '../../db/schema.ts'
 import type { Writer } from '../../db/writer.ts'
@@ -99,7 +100,10 @@ export class SosLocations {
       if (!updated) throw closed()
       const newest = await repo.newestLocation(trx, sos.id)
       const location = await repo.insertLocation(trx, sos.id, point)
-      if (location) return { updated, location, live: isNewer(location, newest), duplicate: false }
+      // A point stamped by the server is "now" and always goes out live: on several nodes (or writers) two
+      // such points may commit in the other order than their stamps, and neither may be silently dropped.
+      // Only a phone-timed fix older than the newest stored one (an offline phone's backlog) stays quiet.
+      if (location) return { updated, location, live: point.client_time === 0 || isNewer(location, newest), duplicate: false }
       const stored = await repo.findClientTimedLocation(trx, sos.id, point.timestamp)
       if (!stored) throw new Error('a dropped location point has no stored twin')
       return { updated, location: stored, live: false, duplicate: true }
