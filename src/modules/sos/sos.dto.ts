@@ -1,7 +1,7 @@
 // API shapes of an SOS and its children (the original's fields, plus §5's), and the mappers from rows.
 import type { AssignmentRow, ImageRow, LocationRow, SosOutcome, SosRow, SosStatus } from '../../db/schema.ts'
 import { type AppError, errors } from '../../errors.ts'
-import { FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
+import { type FieldReader, UNIT_NUMBER_RE } from '../../lib/fields.ts'
 import type { LocationPoint, NewSosEvent } from '../../realtime/contract.ts'
 import type { Actor } from './sos.policy.ts'
 
@@ -78,30 +78,8 @@ export interface RequestContext {
   baseUrl: string
 }
 
-/** `?limit=&offset=` of a list (DRF LimitOffsetPagination). */
-export interface Page {
-  limit: number
-  offset: number
-}
-
-export const MAX_PAGE = 1000
-
-/** Parses `limit`/`offset`; no `limit` means the original's unpaged plain array. */
-export function parsePage(query: Record<string, unknown>): Page | undefined {
-  if (query.limit === undefined) return undefined
-  const fields = new FieldReader(query)
-  const limit = fields.integer('limit', { min: 1, max: MAX_PAGE })
-  const offset = fields.integer('offset', { required: false, min: 0, max: 2_147_483_647 }) ?? 0
-  fields.done()
-  return { limit: limit!, offset }
-}
-
-export function pageLinks(page: Page, count: number, url: (offset: number) => string) {
-  return {
-    next: page.offset + page.limit < count ? url(page.offset + page.limit) : null,
-    previous: page.offset > 0 ? url(Math.max(0, page.offset - page.limit)) : null,
-  }
-}
+// Paging is shared with the account lists: one definition in lib/paging.ts.
+export { MAX_PAGE, pageLinks, parsePage, type Page } from '../../lib/paging.ts'
 
 export const COORDS = { latitude: { min: -90, max: 90 }, longitude: { min: -180, max: 180 } }
 
