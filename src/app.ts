@@ -343,6 +343,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     repeatSeconds: config.escalateRepeatSeconds,
     checkMs: config.escalationCheckMs,
     log: app.log.child({ job: 'escalation' }),
+    onEscalated: (reason) => instruments.escalated(reason),
   })
   app.addHook('onReady', async () => escalation.start())
   app.addHook('preClose', async () => escalation.stop())

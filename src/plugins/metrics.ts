@@ -21,6 +21,8 @@ export interface Instruments {
   redisError(connection: string): void
   /** A cluster message the adapter could not hand to Redis: it reached this node's sockets only. */
   adapterPublishFailed(): void
+  /** An escalation step this node claimed and sent (unacknowledged SOS, silent unit). */
+  escalated(reason: string): void
 }
 
 declare module 'fastify' {
@@ -115,6 +117,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       labelNames: ['reason'],
       registers,
     })
+    const escalations = new Counter({
+      name: 'naarikavach_escalations_total',
+      help: 'Escalations sent by this node, by reason (unacknowledged: nobody acknowledged the SOS in time; unit_not_responding: the dispatched unit did not accept)',
+      labelNames: ['reason'],
+      registers,
+    })
     const queries = new Histogram({
       name: 'naarikavach_db_query_duration_seconds',
       help: 'Database statement duration by kind (select, insert, update, commit, …) and outcome (ok, error)',
@@ -176,6 +184,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       dbQuery: (query) => queries.observe({ kind: query.kind, outcome: query.ok ? 'ok' : 'error' }, query.durationMs / 1000),
       redisError: (connection) => redisErrors?.inc({ connection }),
       adapterPublishFailed: () => publishFailures?.inc(),
+      escalated: (reason) => escalations.inc({ reason }),
     }
     return { registry, instruments, http: { requests, duration } }
 }

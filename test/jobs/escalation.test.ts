@@ -54,6 +54,10 @@ test('an unacknowledged SOS is escalated to the control rooms with a rising leve
   assert.deepEqual(logged.map((e) => [e.level, e.reason, e.actor]), heard.map((e) => [e.level, 'unacknowledged', 'system']), 'each escalation is an event in the log, by the system')
   const read = (await app.inject({ method: 'GET', url: `/api/sos/${sos.sos_id}/`, headers: auth(dispatcher) })).json()
   assert.equal(read.escalation_level, 0, 'acknowledging resets the level')
+  // Operators alert on this counter.
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const sent = Number(/^naarikavach_escalations_total\{reason="unacknowledged"\} (\d+)/m.exec(metrics)?.[1])
+  assert.equal(sent, heard.length, 'each escalation counted once')
 })
 
 test('a dispatched unit that does not accept in time: unit_not_responding to the control rooms and the unit; accepting stops it', async (t) => {
