@@ -292,8 +292,10 @@ test('what a real server sends matches the document: every server event and ever
   assert.equal((await emit(late, 'join_location_tracking_channel')).ok, true)
   assert.equal((await emit(late, 'join_officer_update', {})).ok, true)
 
+  // Listening before the request: the event may reach the phone before the REST answer is read.
+  const phoneResolved = next(phone, 'sos_resolved')
   await rest(`/api/resolve-sos/${sos_id}/`)
-  await next(phone, 'sos_resolved')
+  await phoneResolved
   await settle()
 
   for (const { who, event, payload } of heard) {

@@ -35,12 +35,5 @@ export async function imageUsage(db: Db, sosId: number): Promise<{ files: number
   return { files: Number(row.files), bytes: Number(row.bytes ?? 0) }
 }
 
-/**
- * Takes the SOS row's write lock for the rest of the transaction (a no-op update), so concurrent
- * uploads to one SOS check its quota one after the other on PostgreSQL; SQLite writes are serialized
- * anyway. False when the SOS no longer exists.
- */
-export async function lockSos(db: Db, sosId: number): Promise<boolean> {
-  const result = await db.updateTable('sos_requests').set((eb) => ({ id: eb.ref('id') })).where('id', '=', sosId).executeTakeFirst()
-  return Number(result.numUpdatedRows) > 0
-}
+// The SOS row lock is the SOS module's (its lifecycle steps take it too).
+export { lockSos } from '../sos/sos.repository.ts'

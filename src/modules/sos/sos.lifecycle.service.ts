@@ -83,14 +83,18 @@ export class SosLifecycle {
     sos: SosRow,
     action: LifecycleAction,
     by: EventActor,
-    changes: SosUpdate,
+    changes: (now: string) => SosUpdate,
     data: Record<string, unknown>,
     opts: { unitFreeOr?: string; taken?: () => AppError; extra?: (trx: Parameters<Work<unknown>>[0], now: string) => Promise<unknown> } = {},
   ): Promise<{ row: SosRow; event: LogEvent; extra: unknown }> {
-    const now = nowIso()
     const to = targetOf(action)
     const result = await this.writer.run(async (trx) => {
-      const updated = await repo.updateSosIfStatus(trx, sos.id, allowedFrom(action), { status: to, ...flagsFor(to), ...changes, updated_at: now }, { unitFreeOr: opts.unitFreeOr })
+      // The clock is read once this transaction holds the SOS row: a location update that committed
+      // while this step waited for the lock then never carries a later time than the step (a close
+      // would otherwise look older than points stored before it).
+      await repo.lockSos(trx, sos.id)
+      const now = nowIso()
+      const updated = await repo.updateSosIfStatus(trx, sos.id, allowedFrom(action), { status: to, ...flagsFor(to), ...changes(now), updated_at: now }, { unitFreeOr: opts.unitFreeOr })
       if (!updated) {
         const current = await repo.findSosById(trx, sos.id)
         if (current && opts.taken && allowedFrom(action).includes(current.status)) throw opts.taken()
@@ -113,7 +117,7 @@ export class SosLifecycle {
     if (!ctx.actor.user) throw errors.notAuthenticated()
     const sos = await this.reads.load(id)
     if (!sosPolicy.acknowledge(ctx.actor)) throw errors.forbidden()
-    const { row } = await this.step(sos, 'acknowledge', eventActor(ctx.actor), { acknowledged_at: nowIso(), next_escalation_at: null, escalation_level: 0 }, {})
+    const { row } = await this.step(sos, 'acknowledge', eventActor(ctx.actor), (now) => ({ acknowledged_at: now, next_escalation_at: null, escalation_level: 0 }), {})
     return this.answer('SOS acknowledged successfully', row, ctx)
   }
 
@@ -130,13 +134,12 @@ export class SosLifecycle {
     if (!sosPolicy.assign(actor, sos, unitNumber!)) throw errors.forbidden()
     if (!isOpen(sos.status)) throw errors.conflict(`This SOS is ${sos.status}; officers can no longer be assigned.`)
 
-    const now = nowIso()
     const { extra } = await this.step(
       sos,
       'assign',
       eventActor(actor),
       // A new dispatch starts the unit's clock again: it has UNIT_ACCEPT_SECONDS to accept.
-      { unit_number_dispatched: unitNumber!, dispatched_at: now, accepted_at: null, arrived_at: null, escalation_level: 0, next_escalation_at: after(now, this.times.unitAcceptSeconds) },
+      (now) => ({ unit_number_dispatched: unitNumber!, dispatched_at: now, accepted_at: null, arrived_at: null, escalation_level: 0, next_escalation_at: after(now, this.times.unitAcceptSeconds) }),
       { unit_number: unitNumber!, officer_name: officerName!, previous_unit: sos.unit_number_dispatched },
       {
         // An officer claiming an SOS: only while no other unit has it (decided by the UPDATE itself).
@@ -151,14 +154,14 @@ export class SosLifecycle {
   /** POST /api/sos/{id}/accept/: the dispatched unit says "we are on our way". */
   async accept(id: number, ctx: RequestContext) {
     const sos = await this.unitStep(id, ctx)
-    const { row } = await this.step(sos, 'accept', eventActor(ctx.actor), { accepted_at: nowIso(), next_escalation_at: null }, { unit_number: sos.unit_number_dispatched })
+    const { row } = await this.step(sos, 'accept', eventActor(ctx.actor), (now) => ({ accepted_at: now, next_escalation_at: null }), { unit_number: sos.unit_number_dispatched })
     return this.answer('SOS accepted', row, ctx)
   }
 
   /** POST /api/sos/{id}/arrive/: the dispatched unit is on scene. */
   async arrive(id: number, ctx: RequestContext) {
     const sos = await this.unitStep(id, ctx)
-    const { row } = await this.step(sos, 'arrive', eventActor(ctx.actor), { arrived_at: nowIso(), next_escalation_at: null }, { unit_number: sos.unit_number_dispatched })
+    const { row } = await this.step(sos, 'arrive', eventActor(ctx.actor), (now) => ({ arrived_at: now, next_escalation_at: null }), { unit_number: sos.unit_number_dispatched })
     return this.answer('Arrival recorded', row, ctx)
   }
 
@@ -207,7 +210,7 @@ export class SosLifecycle {
     const extra = async (trx: Parameters<Work<unknown>>[0], now: string) => {
       for (const extension of this.closeExtensions) await extension(trx, sos, status, now)
     }
-    const result = await this.step(sos, action, eventActor(actor, sos), { ...changes, closed_at: nowIso(), next_escalation_at: null }, data, { extra })
+    const result = await this.step(sos, action, eventActor(actor, sos), (now) => ({ ...changes, closed_at: now, next_escalation_at: null }), data, { extra })
     // The original phone app listens for this one.
     this.publisher.sosClosed(result.row, action === 'resolve' ? 'resolved' : 'cancelled')
     return result

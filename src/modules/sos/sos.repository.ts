@@ -292,3 +292,13 @@ export function claimEscalation(db: Db, sos: SosRow, next: string, now: string):
     .returningAll()
     .executeTakeFirst()
 }
+
+/**
+ * Takes the SOS row's write lock for the rest of the transaction (a no-op update), so concurrent
+ * writers of one SOS (uploads checking its quota, lifecycle steps reading the clock) go one after the other on PostgreSQL; SQLite writes are serialized
+ * anyway. False when the SOS no longer exists.
+ */
+export async function lockSos(db: Db, sosId: number): Promise<boolean> {
+  const result = await db.updateTable('sos_requests').set((eb) => ({ id: eb.ref('id') })).where('id', '=', sosId).executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
+}
