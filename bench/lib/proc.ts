@@ -176,9 +176,9 @@ export function tcpDelta(before: TcpCounters, after: TcpCounters): TcpCounters {
   return Object.fromEntries(Object.keys(before).map((k) => [k, after[k as keyof TcpCounters] - before[k as keyof TcpCounters]])) as TcpCounters
 }
 
-/** CPU seconds (user + system) used so far by every process whose command name is one of `names`, per name. */
-export function cpuSecondsByName(names: string[]): Record<string, number> {
-  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]))
+/** CPU seconds (user + system) used so far by each live process whose command name is one of `names`: name → pid → seconds. */
+export function cpuSecondsByName(names: string[]): Record<string, Map<number, number>> {
+  const out: Record<string, Map<number, number>> = Object.fromEntries(names.map((n) => [n, new Map<number, number>()]))
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
@@ -186,12 +186,23 @@ export function cpuSecondsByName(names: string[]): Record<string, number> {
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
       if (!(name in out)) continue
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out[name] += (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+      out[name].set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLK_TCK)
     } catch {
       // gone meanwhile
     }
   }
   return out
+}
+
+/**
+ * CPU seconds `name`'s processes used between two cpuSecondsByName() samples: each process alive at the
+ * end counts from the first sample (or from its start, if it started in between). Processes that ended
+ * in between are not counted (their last seconds are unknown), so this can only undercount.
+ */
+export function cpuSecondsBetween(first: Record<string, Map<number, number>>, last: Record<string, Map<number, number>>, name: string): number {
+  let seconds = 0
+  for (const [pid, s] of last[name] ?? []) seconds += s - (first[name]?.get(pid) ?? 0)
+  return seconds
 }
 
 /** Busy and total CPU seconds of the whole machine so far (all CPUs, from /proc/stat). */

@@ -4,7 +4,7 @@
 // so the worker count is the only difference).
 import os from 'node:os'
 import type { CommonOptions, ScenarioReport } from '../lib/common.ts'
-import { cpuSecondsByName, machineCpuSeconds } from '../lib/proc.ts'
+import { cpuSecondsBetween, cpuSecondsByName, machineCpuSeconds } from '../lib/proc.ts'
 import { nowUs, round, sleep } from '../lib/stats.ts'
 import { runCreate } from './create.ts'
 import { runFanout } from './fanout.ts'
@@ -68,7 +68,7 @@ const FIGURES: Record<WorkersOptions['scenarios'][number], Figure[]> = {
 interface CpuSample {
   atUs: number
   machine: { busy: number; total: number }
-  services: Record<string, number>
+  services: ReturnType<typeof cpuSecondsByName>
 }
 
 /**
@@ -100,8 +100,8 @@ function cpuSplit(samples: CpuSample[], report: ScenarioReport): Record<string, 
   const wall = (last.atUs - first.atUs) / 1e6
   const pct = (seconds: number) => round((seconds / wall) * 100, 1)
   const machine = pct(last.machine.busy - first.machine.busy)
-  const postgres = pct(last.services.postgres - first.services.postgres)
-  const redis = pct(last.services['redis-server'] - first.services['redis-server'])
+  const postgres = pct(cpuSecondsBetween(first.services, last.services, 'postgres'))
+  const redis = pct(cpuSecondsBetween(first.services, last.services, 'redis-server'))
   const server = report.server?.cpuPercent ?? 0
   return { machine, of: os.availableParallelism() * 100, server, postgres, redis, rest: round(machine - server - postgres - redis, 1) }
 }
