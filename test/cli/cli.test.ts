@@ -7,12 +7,10 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { buildTestApp, freshDatabaseUrl } from '../helpers/app.ts'
+import { BIN, ROOT } from '../helpers/cli.ts'
 import { connect } from '../helpers/sockets.ts'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const BIN = path.join(ROOT, 'bin', 'naarikavach.js')
 /** A guard against a hung child (a failure, never a timing assertion). */
 const CHILD_DEADLINE_MS = 60_000
 

@@ -4,10 +4,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
+import { accepts, freePort } from './serve.ts'
 import { NGINX } from './system.ts'
 
 export const NGINX_CONF = path.resolve(import.meta.dirname, '../../deploy/nginx.conf')
@@ -71,24 +71,6 @@ export interface Nginx {
   stop(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-}
 
 /** Starts nginx (`daemon off`, spawned by the test) with deploy/nginx.conf rendered for these nodes. */
 export async function startNginx(t: TestContext, nodes: { api: string[]; socket: string[] }): Promise<Nginx> {
