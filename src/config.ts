@@ -92,6 +92,11 @@ export interface Config {
   socketMaxSosRooms: number
   /** Outgoing packets queued for one socket (a client that stops reading) before it is disconnected. */
   socketMaxPendingPackets: number
+  /**
+   * What serves the realtime port under Socket.IO: uWebSockets.js (`uws`, the default) or Node's http +
+   * `ws` (`ws`). `uws` falls back to `ws`, with a warning, where its native binary cannot load.
+   */
+  realtimeEngine: RealtimeEngine
   /** Seconds an SOS may stay unacknowledged before `sos_escalated` goes to the control rooms (0: never). */
   escalateAfterSeconds: number
   /** Seconds between repeated escalations (with a rising level) until someone acknowledges or it closes. */
@@ -197,6 +202,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true
   if (['0', 'false', 'no', 'off'].includes(raw)) return false
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+export type RealtimeEngine = 'uws' | 'ws'
+
+function realtimeEngine(env: Env): RealtimeEngine {
+  const value = optional(env, 'REALTIME_ENGINE')?.toLowerCase() ?? 'uws'
+  if (value !== 'uws' && value !== 'ws') throw new ConfigError(`REALTIME_ENGINE must be uws or ws, got "${value}"`)
+  return value
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -338,6 +351,7 @@ export function createConfig(env: Env = process.env, overrides: Partial<Config> 
     socketMaxRefusedEventsPerMinute: int(env, 'SOCKET_MAX_REFUSED_EVENTS_PER_MINUTE', 60, 1, 100_000),
     socketMaxSosRooms: int(env, 'SOCKET_MAX_SOS_ROOMS', 50, 1, 100_000),
     socketMaxPendingPackets: int(env, 'SOCKET_MAX_PENDING_PACKETS', 1000, 10, 1_000_000),
+    realtimeEngine: realtimeEngine(env),
     escalateAfterSeconds: int(env, 'ESCALATE_AFTER_SECONDS', 60, 0, 86_400),
     escalateRepeatSeconds: int(env, 'ESCALATE_REPEAT_SECONDS', 60, 1, 86_400),
     unitAcceptSeconds: int(env, 'UNIT_ACCEPT_SECONDS', 120, 0, 86_400),
