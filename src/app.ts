@@ -309,6 +309,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     eventsPerSecond: config.socketEventsPerSecond,
     maxRefusedEventsPerMinute: config.socketMaxRefusedEventsPerMinute,
     maxPendingPackets: config.socketMaxPendingPackets,
+    engine: config.realtimeEngine,
+    // @socket.io/sticky hands a cluster worker its connections as Node sockets, which only ws can take.
+    uwsUnsuitable: config.workers > 1 ? `WORKERS=${config.workers} hands connections to workers through Node's http server` : undefined,
   })
   await app.register(metricsPlugin, { metrics })
   await app.register(docsPlugin, { legacy: config.legacyOpenAccess, socketPort: config.socketPort })

@@ -5,12 +5,14 @@ import { buildApp } from '../../src/app.ts'
 import { createConfig } from '../../src/config.ts'
 
 const backlog = Number(process.env.BENCH_LISTEN_BACKLOG ?? 511)
-const config = createConfig(process.env)
+// A chosen backlog needs Node's listener: uWS (uSockets) listens with a fixed backlog of its own.
+const config = { ...createConfig(process.env), realtimeEngine: 'ws' as const }
 const app = await buildApp(config)
 await app.listen({ port: config.port, host: config.host, backlog })
 await new Promise<void>((resolve, reject) => {
-  app.realtime.httpServer.once('error', reject)
-  app.realtime.httpServer.listen({ port: config.socketPort, host: config.host, backlog }, () => resolve())
+  const httpServer = app.realtime.httpServer!
+  httpServer.once('error', reject)
+  httpServer.listen({ port: config.socketPort, host: config.host, backlog }, () => resolve())
 })
 const stop = () => {
   app.close().then(

@@ -1,14 +1,15 @@
 // Realtime plugin: the Socket.IO server on its own HTTP server (port 8001), handshake auth, optional
 // Redis adapter, per-socket event limits, and the one `connection` listener that wires feature handlers.
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type http from 'node:http'
 import { createAdapter } from '@socket.io/redis-streams-adapter'
 import { setupWorker } from '@socket.io/sticky'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Server } from 'socket.io'
+import type { Server } from 'socket.io'
+import type { RealtimeEngine } from '../config.ts'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
 import { CLIENT_EVENTS, ROOMS, SERVER_EVENTS, type Ack, type ClientEventName, type SocketIdentity } from '../realtime/contract.ts'
+import { createEngine } from '../realtime/engine.ts'
 import { on, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
 import { REVOCATION_MESSAGES, type RealtimePublisher, type RealtimeServer } from '../realtime/publisher.ts'
@@ -16,7 +17,10 @@ import type { RedisLink } from './redis.ts'
 
 export interface Realtime {
   io: RealtimeServer
-  httpServer: http.Server
+  /** The engine actually serving the port (`uws` falls back to `ws` where it cannot). */
+  engine: RealtimeEngine
+  /** The Node http server under Socket.IO; only on the `ws` engine. */
+  httpServer?: http.Server
   listen(port: number, host: string): Promise<number>
   /**
    * In a cluster worker (WORKERS > 1), instead of listen(): take the connections the primary hands over
@@ -43,6 +47,10 @@ export interface RealtimeOptions {
   /** Every client event answered with an error (metrics). */
   onEventFailure?: FailureObserver
   legacy: boolean
+  /** The engine asked for (REALTIME_ENGINE). */
+  engine: RealtimeEngine
+  /** Why uWS cannot serve here even if it loads (WORKERS > 1), or undefined. */
+  uwsUnsuitable?: string
   /** Events one socket may send per second before being told to slow down. */
   eventsPerSecond: number
   /** Refused events (unknown, forged, over the rate) one socket may send per minute before it is disconnected. */
@@ -67,15 +75,20 @@ const FORBIDDEN_EVENTS = new Set<string>([
 
 export default fp(
   async function realtimePlugin(app: FastifyInstance, opts: RealtimeOptions) {
-    const httpServer = http.createServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not found."}')
+    const { io, host } = createEngine({
+      requested: opts.engine,
+      uwsUnsuitable: opts.uwsUnsuitable,
+      socketIo: {
+        cors: { origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins, credentials: true },
+        serveClient: false,
+        // Client frames are small JSON objects; anything larger is refused and that connection closed.
+        maxHttpBufferSize: 64 * 1024,
+      },
+      // The packet limit in bytes, at a generous 1 KiB a packet (most are a few hundred bytes).
+      maxBufferedBytes: opts.maxPendingPackets * 1024,
+      log: app.log,
     })
-    const io: RealtimeServer = new Server(httpServer, {
-      cors: { origin: opts.corsOrigins.includes('*') ? true : opts.corsOrigins, credentials: true },
-      serveClient: false,
-      // Client frames are small JSON objects; anything larger is refused and that connection closed.
-      maxHttpBufferSize: 64 * 1024,
-    })
+    app.log.info({ engine: host.name }, 'realtime engine')
 
     // The Redis adapter never holds up start or an event. Its publisher has no offline queue and a
     // command timeout, so while Redis is down (or hung) a broadcast is refused within a second and the
@@ -180,6 +193,8 @@ export default fp(
     // A client that stops reading makes its outgoing packets pile up in memory (the kernel buffer is
     // full, so the transport stays unwritable). Others are unaffected, but the pile must be bounded:
     // past the limit the socket is dropped; a real client reconnects and its rooms replay from the DB.
+    // (Over uWS a WebSocket's frames queue in C++ instead, where uWS closes it past maxBufferedBytes;
+    // long-polling sockets queue here on both engines.)
     const sweeper = setInterval(() => {
       for (const socket of io.of('/').sockets.values()) {
         const pending = (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length
@@ -219,23 +234,20 @@ export default fp(
 
     const realtime: Realtime = {
       io,
-      httpServer,
-      listen: (port, host) =>
-        new Promise((resolve, reject) => {
-          httpServer.once('error', reject)
-          // A reconnect storm brings thousands of SYNs at once; Node's default backlog (511) drops them.
-          httpServer.listen({ port, host, backlog: 4096 }, () => {
-            httpServer.off('error', reject)
-            resolve((httpServer.address() as AddressInfo).port)
-          })
-        }),
-      acceptFromPrimary: () => setupWorker(io as unknown as Server),
+      engine: host.name,
+      httpServer: host.httpServer,
+      listen: (port, hostname) => host.listen(port, hostname),
+      acceptFromPrimary: () => {
+        if (!host.httpServer) throw new Error('a cluster worker needs the ws engine (its connections come from the primary)')
+        setupWorker(io as unknown as Server)
+      },
     }
     app.decorate('realtime', realtime)
 
     app.addHook('onClose', async () => {
       clearInterval(sweeper)
       if (revalidator) clearInterval(revalidator)
+      host.stopListening()
       io.disconnectSockets(true)
       // io.close() stops the adapter's stream reader first; only then may its connection go.
       await new Promise<void>((resolve) => io.close(() => resolve()))

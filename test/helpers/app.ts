@@ -93,7 +93,8 @@ export async function buildTestApp(t: TestContext, overrides: Partial<Config> = 
   if (!options.reuse) cleanupFor(t).after.push(() => fs.rm(dir, { recursive: true, force: true }))
   const databaseUrl = options.reuse?.databaseUrl ?? (await freshDatabaseUrl(t, dir))
   const config = createConfig(
-    {},
+    // The realtime suites run on each engine (REALTIME_ENGINE=uws|ws; npm test and npm run test:ws).
+    { REALTIME_ENGINE: process.env.REALTIME_ENGINE },
     {
       databaseUrl,
       mediaRoot: path.join(dir, 'media'),
