@@ -176,6 +176,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     probes: {
       socketCount: () => app.realtime.io.engine.clientsCount,
       socketRoles: () => [...app.realtime.io.of('/').sockets.values()].map((socket) => socket.data.user?.role ?? null),
+      realtimeEngine: () => app.realtime.engine,
       dbPool: () => app.dbPool(),
       redisState: () => app.redis.state(),
     },

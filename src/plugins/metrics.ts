@@ -37,6 +37,8 @@ export interface MetricsProbes {
   socketCount(): number
   /** The role of each connected socket (null: anonymous). */
   socketRoles(): Iterable<string | null>
+  /** The engine serving the realtime port (REALTIME_ENGINE, after any fallback). */
+  realtimeEngine(): string
   /** The PostgreSQL pool's state (null on SQLite). */
   dbPool(): PoolStats | null
   /** This node's Redis connections. */
@@ -83,6 +85,16 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       registers,
       collect() {
         this.set(probes.socketCount())
+      },
+    })
+    new Gauge({
+      name: 'naarikavach_realtime_engine_info',
+      help: 'Always 1; the label says which engine serves the realtime port (uws or ws)',
+      labelNames: ['engine'],
+      registers,
+      collect() {
+        this.reset()
+        this.set({ engine: probes.realtimeEngine() }, 1)
       },
     })
     new Gauge({

@@ -11,8 +11,10 @@ export interface SystemProgram {
   name: string
   /** The environment variable that points the test at another copy, if any. */
   envVar?: string
-  /** Debian package that provides it (`.ci/run` installs the same one). */
+  /** Debian package(s) that provide it, space-separated (`.ci/run` installs the same ones). */
   debianPackage: string
+  /** Other files it needs (a Python library's modules), which must exist too. */
+  files?: string[]
 }
 
 function isExecutable(file: string): boolean {
@@ -32,10 +34,10 @@ export const inCi = ['true', '1', 'yes'].includes(String(process.env.CI ?? '').t
  * reason); otherwise marks the test skipped with the reason and returns false (the caller returns).
  */
 export function requireProgram(t: TestContext, program: SystemProgram): boolean {
-  if (isExecutable(program.path)) return true
+  if (isExecutable(program.path) && (program.files ?? []).every((file) => fs.existsSync(file))) return true
   const hint = `apt-get install -y --no-install-recommends ${program.debianPackage}`
   const other = program.envVar ? `, or set ${program.envVar} to another copy` : ''
-  const reason = `${program.name} not found at ${program.path}: install it with \`${hint}\`${other}`
+  const reason = `${program.name} not found at ${[program.path, ...(program.files ?? [])].join(', ')}: install it with \`${hint}\`${other}`
   if (inCi) throw new Error(`${reason}. CI=true: a missing system program is a failure, not a skip (.ci/run installs it).`)
   t.diagnostic(reason)
   t.skip(reason)
@@ -56,4 +58,16 @@ export const NGINX: SystemProgram = {
   name: 'nginx',
   envVar: 'NGINX_PATH',
   debianPackage: 'nginx',
+}
+
+/** Debian's python-socketio client (with its WebSocket and long-polling transports), run by Debian's python3. */
+export const PYTHON_SOCKETIO: SystemProgram = {
+  path: '/usr/bin/python3',
+  name: 'python-socketio',
+  debianPackage: 'python3-socketio python3-websocket python3-requests',
+  files: [
+    '/usr/lib/python3/dist-packages/socketio/client.py',
+    '/usr/lib/python3/dist-packages/websocket/_app.py',
+    '/usr/lib/python3/dist-packages/requests/api.py',
+  ],
 }

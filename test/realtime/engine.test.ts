@@ -29,6 +29,8 @@ test('REALTIME_ENGINE=uws serves with uWebSockets.js where its binary exists, an
     assert.equal(app.realtime.engine, 'ws')
     assert.ok(logs.some((line) => line.includes('could not load its native binary')), 'the fallback is logged')
   }
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+  assert.match(metrics.body, new RegExp(`naarikavach_realtime_engine_info\\{engine="${app.realtime.engine}"\\} 1`), 'an operator sees the engine in /metrics')
   const ws = await buildTestApp(t, { realtimeEngine: 'ws' })
   assert.equal(ws.app.realtime.engine, 'ws')
   assert.ok(ws.app.realtime.httpServer, 'ws runs on a Node http server (which @socket.io/sticky needs)')
