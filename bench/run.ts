@@ -85,6 +85,9 @@ async function main(argv: string[]): Promise<number> {
       'prof-dir': { type: 'string' },
       nofile: { type: 'string' },
       'listen-backlog': { type: 'string' },
+      receivers: { type: 'string' },
+      engine: { type: 'string' },
+      broadcasts: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -108,8 +111,14 @@ async function main(argv: string[]): Promise<number> {
     nofile: values.nofile ? num(values, 'nofile', 0, 1_048_576, 1024) : undefined,
     listenBacklog: values['listen-backlog'] ? num(values, 'listen-backlog', 0, 65_535, 1) : undefined,
     smoke: scenario === 'smoke',
+    engine: engineOf(values.engine, scenario === 'limits'),
   }
   const cc = num(values, 'connect-concurrency', 100, 5000, 1)
+  const receivers = (fallback: 'lean' | 'client') => {
+    const kind = values.receivers ?? fallback
+    if (kind !== 'lean' && kind !== 'client') throw new Error('--receivers must be lean or client')
+    return kind
+  }
   const duration = num(values, 'duration', 10, LIMITS.duration, 1)
 
   const run = async (): Promise<ScenarioReport[]> => {
@@ -117,9 +126,9 @@ async function main(argv: string[]): Promise<number> {
       case 'create':
         return [await runCreate(common, { connections: num(values, 'connections', 32, LIMITS.connections, 1), durationS: duration, warmupS: num(values, 'warmup', 2, 60), rate: num(values, 'rate', 0, LIMITS.rate) })]
       case 'fanout':
-        return [await runFanout(common, { sockets: num(values, 'sockets', 1000, LIMITS.sockets, 1), rate: num(values, 'rate', 5, 1000, 0.1), durationS: duration, connectConcurrency: cc })]
+        return [await runFanout(common, { sockets: num(values, 'sockets', 1000, LIMITS.sockets, 1), rate: num(values, 'rate', 5, 1000, 0.1), durationS: duration, connectConcurrency: cc, receivers: receivers('lean') })]
       case 'track':
-        return [await runTrack(common, { sos: num(values, 'sos', 100, LIMITS.sos, 1), rate: num(values, 'rate', 1000, LIMITS.rate, 0), durationS: duration, connections: num(values, 'connections', 64, LIMITS.connections, 1), connectConcurrency: cc })]
+        return [await runTrack(common, { sos: num(values, 'sos', 100, LIMITS.sos, 1), rate: num(values, 'rate', 1000, LIMITS.rate, 0), durationS: duration, connections: num(values, 'connections', 64, LIMITS.connections, 1), connectConcurrency: cc, receivers: receivers('client') })]
       case 'connect':
         return [
           await runConnect(common, {
@@ -132,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
             spreadSources: values['spread-sources'] === true,
             staff: num(values, 'staff', 0, LIMITS.sockets, 0),
             stormRate: num(values, 'storm-rate', 0, 1000, 0),
+            receivers: receivers('client'),
           }),
         ]
       case 'workers': {
@@ -150,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
           fanoutSockets: num(values, 'sockets', 2000, LIMITS.sockets, 1),
           fanoutRate: num(values, 'rate', 5, 1000, 0.1),
           connectConcurrency: cc,
+          receivers: receivers('lean'),
         })
       }
       case 'smoke':
@@ -204,12 +215,20 @@ async function main(argv: string[]): Promise<number> {
   return problems.length === 0 ? 0 : 1
 }
 
+/** REALTIME_ENGINE for the server: uws or ws (limits also takes both, its default); unset: the server's default. */
+function engineOf(raw: unknown, limits: boolean): 'uws' | 'ws' | undefined {
+  if (raw === undefined || (limits && raw === 'both')) return undefined
+  if (raw !== 'uws' && raw !== 'ws') throw new Error(`--engine must be uws or ws${limits ? ' or both' : ''}`)
+  return raw
+}
+
 /** Every scenario, tiny and short; a scenario that throws counts as broken. No timing is judged. */
 async function smoke(common: CommonOptions): Promise<ScenarioReport[]> {
   const steps: Array<[string, () => Promise<ScenarioReport>]> = [
     ['create', () => runCreate(common, { connections: 4, durationS: 2, warmupS: 0, rate: 0 })],
     ['create (open loop)', () => runCreate(common, { connections: 4, durationS: 2, warmupS: 0, rate: 50 })],
-    ['fanout', () => runFanout(common, { sockets: 20, rate: 5, durationS: 2, connectConcurrency: 10 })],
+    ['fanout', () => runFanout(common, { sockets: 20, rate: 5, durationS: 2, connectConcurrency: 10, receivers: 'lean' })],
+    ['fanout (socket.io-client receivers)', () => runFanout(common, { sockets: 10, rate: 5, durationS: 1, connectConcurrency: 10, receivers: 'client' })],
     ['track', () => runTrack(common, { sos: 4, rate: 100, durationS: 2, connections: 8, connectConcurrency: 10 })],
     ['connect', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: true, staff: 10, stormRate: 20 })],
   ]
