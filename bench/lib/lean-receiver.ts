@@ -18,8 +18,10 @@ interface Matcher {
 }
 
 const ESTABLISHED = Buffer.from('42["connection_established"')
+const SOS_ID_FIELD = Buffer.from('"sos_id":')
+const UPDATES_FIELD = Buffer.from('"updates":[')
+const LATITUDE_FIELD = Buffer.from('"latitude":')
 const SOS_ID = /"sos_id":(\d+)/g
-const LATITUDE = /"latitude":(-?[0-9.eE+-]+)/
 /** An ACK packet: `43<id>[<payload>]`. */
 const ACK = /^43(\d+)(\[.*\])$/s
 
@@ -152,19 +154,23 @@ export class LeanReceiver implements Receiver {
     return undefined
   }
 
+  /** Finds the key in the frame's bytes: an indexOf and a few digits, no string of the whole frame. */
   private record(spec: RecordSpec, data: Buffer, t: number): void {
-    const text = data.toString('latin1')
     const { sink, index } = this.opts
+    sink.frame?.(spec.code, data)
     if (spec.key === 'sos_id') {
-      SOS_ID.lastIndex = 0
-      const m = SOS_ID.exec(text)
-      if (m) sink.receipt(spec.code, index, Number(m[1]), t)
+      const at = data.indexOf(SOS_ID_FIELD)
+      if (at >= 0) sink.receipt(spec.code, index, digitsAt(data, at + SOS_ID_FIELD.length), t)
     } else if (spec.key === 'snapshot') {
-      for (const m of text.matchAll(SOS_ID)) sink.receipt(spec.code, index, Number(m[1]), t)
-    } else if (!text.includes('"updates":[')) {
+      for (const m of data.toString('latin1').matchAll(SOS_ID)) sink.receipt(spec.code, index, Number(m[1]), t)
+    } else if (data.indexOf(UPDATES_FIELD) < 0) {
       // A join's history replay ({updates: [...]}) is not a live update.
-      const m = LATITUDE.exec(text)
-      if (m) sink.receipt(spec.code, index, Math.round(Number(m[1]) * 1e5), t)
+      const at = data.indexOf(LATITUDE_FIELD)
+      if (at < 0) return
+      const from = at + LATITUDE_FIELD.length
+      let to = from
+      while (to < data.length && data[to] !== 0x2c /* , */ && data[to] !== 0x7d /* } */) to++
+      sink.receipt(spec.code, index, Math.round(Number(data.toString('latin1', from, to)) * 1e5), t)
     }
   }
 
@@ -197,6 +203,17 @@ export class LeanReceiver implements Receiver {
     if (this.protocol === 'socket.io' && ws.readyState === WebSocket.OPEN) ws.send('41')
     ws.close()
   }
+}
+
+/** The whole number written in ASCII digits at `at`. */
+function digitsAt(data: Buffer, at: number): number {
+  let n = 0
+  for (let i = at; i < data.length; i++) {
+    const c = data[i] - 0x30
+    if (c < 0 || c > 9) break
+    n = n * 10 + c
+  }
+  return n
 }
 
 function startsWith(data: Buffer, prefix: Buffer): boolean {

@@ -12,6 +12,8 @@ export type ReceiverKind = 'client' | 'lean' | 'raw'
 export interface ReceiverSink {
   receipt(code: number, sock: number, key: number, t: number): void
   dropped(reason: string): void
+  /** Lean receivers only: the raw frame of every recorded event (to capture the exact bytes a server sends). */
+  frame?(code: number, data: Buffer): void
 }
 
 export interface ReceiverOptions {
