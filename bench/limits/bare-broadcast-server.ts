@@ -159,7 +159,6 @@ serveRequests({
     if (!server || !template) throw new Error('not started')
     const payload = { ...template.payload, sos_id: Number(msg.sosId) }
     const frame = `42${JSON.stringify([template.event, payload])}`
-    delay.reset()
     const elu = performance.eventLoopUtilization()
     const t0Us = nowUs()
     const t0 = performance.now()
@@ -168,11 +167,17 @@ serveRequests({
     last = { elu }
     return new Promise((resolve) => setImmediate(() => resolve({ t0Us, syncMs, immediateMs: performance.now() - t0, bytes: Buffer.byteLength(frame) })))
   },
-  /** After every receiver has the broadcast: the loop's busy time since it started, and its longest stall. */
+  /**
+   * After every receiver has the broadcast: the loop's busy time since it started, and its longest stall.
+   * The delay histogram is reset here, not just before the next send: a reset also forgets the timer's
+   * previous tick, so the first interval after it (which would hold the send) is never recorded.
+   */
   settle: () => {
     if (!last) throw new Error('no broadcast yet')
     const busy = performance.eventLoopUtilization(last.elu)
     // The histogram records whole timer intervals: the stall is what exceeds the 1 ms resolution.
-    return { busyMs: busy.active, loopMaxMs: Math.max(0, delay.max / 1e6 - 1) }
+    const loopMaxMs = Math.max(0, delay.max / 1e6 - 1)
+    delay.reset()
+    return { busyMs: busy.active, loopMaxMs }
   },
 })

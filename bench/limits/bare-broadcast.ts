@@ -79,6 +79,8 @@ export async function measureBareBroadcast(kind: BareKind, frame: string, opts: 
     for (let w = 0; w < 2; w++) {
       await child.call('broadcast', { sosId: 900_000 + w })
       await waitUntil(async () => (await pool!.count()).receipts >= n * (w + 1), 10_000)
+      await child.call('settle')
+      await sleep(50)
     }
     await pool.reset()
     const sent = new Map<number, Sent>()
@@ -91,6 +93,7 @@ export async function measureBareBroadcast(kind: BareKind, frame: string, opts: 
       const settled = await child.call<{ busyMs: number; loopMaxMs: number }>('settle')
       busy.add(settled.busyMs)
       loopMax.add(settled.loopMaxMs)
+      // Quiet time before the next send: the delay timer ticks again, so the next stall is recorded whole.
       await sleep(50)
     }
     const { parts } = await pool.collect()
