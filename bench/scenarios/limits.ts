@@ -1,12 +1,14 @@
 // `limits`: the machine's own limits and our figures, in one invocation, so every figure of ours can be
-// given as a fraction of its limit (the tracker's issue 13). In order: the bytes our server sends
-// (bench/limits/sample.ts); bare Fastify routes answering them (bench/limits/bare-http.ts); bare broadcasts
-// of our new_sos frame to N sockets without Socket.IO (ws, uWS) and through a bare Socket.IO server on
-// each engine (bench/limits/bare-broadcast.ts); then our own create, track (closed loop, and open loop at
-// half the target rate) and fanout; and one table of ours, the limit, and the ratio.
+// given as a fraction of its limit (the tracker's issue 13). First the bytes our server sends
+// (bench/limits/sample.ts); then each limit right before the figures of ours it is compared with: the
+// bare create-sos route (bench/limits/bare-http.ts) and our create; the bare update-location route and
+// our track (closed loop, and open loop at half the target rate) on each engine; bare broadcasts of our
+// new_sos frame without Socket.IO (ws, uWS) and through a bare Socket.IO server on each engine
+// (bench/limits/bare-broadcast.ts), each engine's followed by our fanout on it; and one table of ours,
+// the limit, and the ratio.
 import { BARE_KIND_LABELS, measureBareBroadcast, type BareBroadcastResult } from '../limits/bare-broadcast.ts'
 import type { BareKind } from '../limits/bare-broadcast-server.ts'
-import { measureBareRoutes } from '../limits/bare-http.ts'
+import { BareRoutes, type BareRouteResult } from '../limits/bare-http.ts'
 import { sampleServer } from '../limits/sample.ts'
 import { formatLimits, ratioPercent, type LimitRow } from '../limits/table.ts'
 import type { CommonOptions, ScenarioReport } from '../lib/common.ts'
@@ -55,26 +57,6 @@ export async function runLimits(common: CommonOptions, opts: LimitsOptions): Pro
   const sample = await sampleServer({ ...common, engine: opts.engines[0] })
   console.log(`create-sos answer ${sample.create.body.length} B body + ${Object.keys(sample.create.headers).length} headers; update-location answer ${sample.update.body.length} B; new_sos frame ${Buffer.byteLength(sample.newSosFrame)} B: ${sample.newSosFrame.slice(0, 120)}…`)
 
-  console.log('\n=== limits: bare Fastify routes ===')
-  const bareRoutes = await measureBareRoutes(sample, { createConnections: opts.createConnections, trackConnections: opts.trackConnections, durationS: opts.durationS, warmupS: opts.warmupS })
-  for (const [name, r] of Object.entries(bareRoutes)) if (r.non2xx + r.errors > 0) report.problems.push(`bare ${name} route: ${r.non2xx} non-2xx, ${r.errors} errors`)
-
-  console.log(`\n=== limits: bare broadcasts, ${opts.sockets.toLocaleString('en-US')} sockets in one room ===`)
-  const kinds: BareKind[] = ['ws-raw', 'uws-raw', ...opts.engines.map((e): BareKind => (e === 'uws' ? 'sio-uws' : 'sio-ws'))]
-  const bare: Partial<Record<BareKind, BareBroadcastResult>> = {}
-  for (const kind of kinds) {
-    try {
-      const r = await measureBareBroadcast(kind, sample.newSosFrame, { sockets: opts.sockets, broadcasts: opts.broadcasts, clientProcs: common.clientProcs, connectConcurrency: opts.connectConcurrency })
-      bare[kind] = r
-      if (r.delivered < r.expected) report.warnings.push(`bare ${kind}: ${r.expected - r.delivered} of ${r.expected} deliveries missing`)
-      if (r.connected < r.sockets) report.problems.push(`bare ${kind}: only ${r.connected} of ${r.sockets} receivers connected`)
-      if (!r.sameBytes) report.warnings.push(`bare ${kind}: Socket.IO's encoding of the sampled payload differs from our frame`)
-    } catch (err) {
-      report.problems.push(`bare ${kind} broadcast: ${(err as Error).message}`)
-    }
-  }
-  printBareBroadcasts(bare)
-
   const step = async (name: string, run: () => Promise<ScenarioReport>): Promise<ScenarioReport | undefined> => {
     console.log(`\n=== limits: ours, ${name} ===`)
     try {
@@ -87,20 +69,61 @@ export async function runLimits(common: CommonOptions, opts: LimitsOptions): Pro
       return undefined
     }
   }
-  // create-sos broadcasts to nobody here (no staff socket), so the engine does not matter: one run.
-  const create = await step('create', () => runCreate({ ...common, engine: opts.engines[0] }, { connections: opts.createConnections, durationS: opts.durationS, warmupS: opts.warmupS, rate: 0 }))
-  // Half the target rate: the target is 25 % of the bare route, and p99 ≤ 10 ms is asked at half that.
-  const halfRate = Math.max(1, Math.round((bareRoutes.update.perS * TARGETS.updateShare) / 2))
-  const perEngine: Array<{ engine: Engine; track?: ScenarioReport; trackHalf?: ScenarioReport; fanout?: ScenarioReport }> = []
-  for (const engine of opts.engines) {
-    const c: CommonOptions = { ...common, engine }
-    const track = await step(`track (${engine})`, () => runTrack(c, { sos: opts.trackSos, rate: 0, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }))
-    const trackHalf = await step(`track at ${halfRate}/s (${engine})`, () => runTrack(c, { sos: opts.trackSos, rate: halfRate, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }))
-    const fanout = await step(`fanout (${engine})`, () =>
-      runFanout(c, { sockets: opts.sockets, rate: opts.fanoutRate, durationS: Math.max(1, opts.broadcasts / opts.fanoutRate), connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }),
-    )
-    perEngine.push({ engine, track, trackHalf, fanout })
+  const bareStep = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    console.log(`\n=== limits: ${name} ===`)
+    try {
+      return await run()
+    } catch (err) {
+      report.problems.push(`${name}: ${(err as Error).message}`)
+      return undefined
+    }
   }
+  const broadcast = (kind: BareKind) =>
+    bareStep(`bare broadcast, ${BARE_KIND_LABELS[kind]}, ${opts.sockets.toLocaleString('en-US')} sockets in one room`, async () => {
+      const r = await measureBareBroadcast(kind, sample.newSosFrame, { sockets: opts.sockets, broadcasts: opts.broadcasts, clientProcs: common.clientProcs, connectConcurrency: opts.connectConcurrency })
+      bare[kind] = r
+      if (r.delivered < r.expected) report.warnings.push(`bare ${kind}: ${r.expected - r.delivered} of ${r.expected} deliveries missing`)
+      if (r.connected < r.sockets) report.problems.push(`bare ${kind}: only ${r.connected} of ${r.sockets} receivers connected`)
+      if (!r.sameBytes) report.warnings.push(`bare ${kind}: Socket.IO's encoding of the sampled payload differs from our frame`)
+      return r
+    })
+
+  // Each limit is taken right before the figure of ours it is compared with: the machine's other load
+  // drifts over minutes, and what counts is the ratio.
+  const routes = new BareRoutes(sample, { createConnections: opts.createConnections, trackConnections: opts.trackConnections, durationS: opts.durationS, warmupS: opts.warmupS })
+  const bareRoutes: { create?: BareRouteResult; update?: BareRouteResult } = {}
+  const perEngine: Array<{ engine: Engine; track?: ScenarioReport; trackHalf?: ScenarioReport; fanout?: ScenarioReport }> = opts.engines.map((engine) => ({ engine }))
+  let create: ScenarioReport | undefined
+  let halfRate = 0
+  const bare: Partial<Record<BareKind, BareBroadcastResult>> = {}
+  try {
+    await routes.start()
+    bareRoutes.create = await bareStep('bare Fastify route, create-sos', () => routes.create())
+    // create-sos broadcasts to nobody here (no staff socket), so the engine does not matter: one run.
+    create = await step('create', () => runCreate({ ...common, engine: opts.engines[0] }, { connections: opts.createConnections, durationS: opts.durationS, warmupS: opts.warmupS, rate: 0 }))
+    bareRoutes.update = await bareStep('bare Fastify route, update-location', () => routes.update())
+    // Half the target rate: the target is 25 % of the bare route, and p99 ≤ 10 ms is asked at half that.
+    halfRate = Math.max(1, Math.round(((bareRoutes.update?.perS ?? 0) * TARGETS.updateShare) / 2))
+    for (const row of perEngine) {
+      const c: CommonOptions = { ...common, engine: row.engine }
+      row.track = await step(`track (${row.engine})`, () => runTrack(c, { sos: opts.trackSos, rate: 0, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }))
+      row.trackHalf = await step(`track at ${halfRate}/s (${row.engine})`, () => runTrack(c, { sos: opts.trackSos, rate: halfRate, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }))
+    }
+  } finally {
+    await routes.stop()
+  }
+  for (const r of Object.values(bareRoutes)) if (r && r.non2xx + r.errors > 0) report.problems.push(`bare route: ${r.non2xx} non-2xx, ${r.errors} errors`)
+
+  await broadcast('ws-raw')
+  await broadcast('uws-raw')
+  for (const row of perEngine) {
+    await broadcast(row.engine === 'uws' ? 'sio-uws' : 'sio-ws')
+    row.fanout = await step(`fanout (${row.engine})`, () =>
+      runFanout({ ...common, engine: row.engine }, { sockets: opts.sockets, rate: opts.fanoutRate, durationS: Math.max(1, opts.broadcasts / opts.fanoutRate), connectConcurrency: opts.connectConcurrency, receivers: opts.receivers }),
+    )
+  }
+  printBareBroadcasts(bare)
+
   for (const r of reports) {
     report.problems.push(...r.problems.map((p) => `${r.scenario}: ${p}`))
     report.warnings.push(...r.warnings.map((w) => `${r.scenario}: ${w}`))
@@ -160,7 +183,7 @@ function printBareBroadcasts(bare: Partial<Record<BareKind, BareBroadcastResult>
 interface RowInputs {
   create?: ScenarioReport
   perEngine: Array<{ engine: Engine; track?: ScenarioReport; trackHalf?: ScenarioReport; fanout?: ScenarioReport }>
-  bareRoutes: Awaited<ReturnType<typeof measureBareRoutes>>
+  bareRoutes: { create?: BareRouteResult; update?: BareRouteResult }
   bare: Partial<Record<BareKind, BareBroadcastResult>>
   halfRate: number
 }
@@ -169,8 +192,8 @@ function limitRows({ create, perEngine, bareRoutes, bare, halfRate }: RowInputs)
   const rows: LimitRow[] = []
   const share = (ours: number | null, limit: number | null, wanted: number) => (ours === null || limit === null || limit <= 0 ? null : ours / limit >= wanted)
   const createPerS = at(create?.results, 'throughputPerS')
-  rows.push({ figure: 'create-sos/s (closed loop)', engine: '–', ours: createPerS, limit: bareRoutes.create.perS, limitIs: 'bare Fastify route', unit: '/s', better: 'higher', target: `≥ ${TARGETS.createShare * 100}% of limit`, met: share(createPerS, bareRoutes.create.perS, TARGETS.createShare) })
-  rows.push({ figure: 'create-sos p99', engine: '–', ours: at(create?.results, 'latencyMs.p99'), limit: bareRoutes.create.latencyMs.p99, limitIs: 'bare Fastify route', unit: 'ms', better: 'lower', target: '–', met: null })
+  rows.push({ figure: 'create-sos/s (closed loop)', engine: '–', ours: createPerS, limit: bareRoutes.create?.perS ?? null, limitIs: 'bare Fastify route', unit: '/s', better: 'higher', target: `≥ ${TARGETS.createShare * 100}% of limit`, met: share(createPerS, bareRoutes.create?.perS ?? null, TARGETS.createShare) })
+  rows.push({ figure: 'create-sos p99', engine: '–', ours: at(create?.results, 'latencyMs.p99'), limit: bareRoutes.create?.latencyMs.p99 ?? null, limitIs: 'bare Fastify route', unit: 'ms', better: 'lower', target: '–', met: null })
   for (const { engine, track, trackHalf, fanout } of perEngine) {
     // Label with the engine asked for and, when the server answered with another, the one it used.
     const served = String(fanout?.results.engine ?? track?.results.engine ?? engine)
@@ -181,7 +204,7 @@ function limitRows({ create, perEngine, bareRoutes, bare, halfRate }: RowInputs)
     const sioIs = sio ? BARE_KIND_LABELS[sio.kind] : 'bare Socket.IO (not measured)'
     const rawIs = raw ? BARE_KIND_LABELS[raw.kind] : 'no Socket.IO (not measured)'
     const perS = at(track?.results, 'acceptedPerS')
-    rows.push({ figure: 'update-location/s (stored, pushed to 3 rooms)', engine: label, ours: perS, limit: bareRoutes.update.perS, limitIs: 'bare Fastify route', unit: '/s', better: 'higher', target: `≥ ${TARGETS.updateShare * 100}% of limit`, met: share(perS, bareRoutes.update.perS, TARGETS.updateShare) })
+    rows.push({ figure: 'update-location/s (stored, pushed to 3 rooms)', engine: label, ours: perS, limit: bareRoutes.update?.perS ?? null, limitIs: 'bare Fastify route', unit: '/s', better: 'higher', target: `≥ ${TARGETS.updateShare * 100}% of limit`, met: share(perS, bareRoutes.update?.perS ?? null, TARGETS.updateShare) })
     const roomsP99 = ['sosRoomLatencyMs.p99', 'unitRoomLatencyMs.p99', 'trackingLatencyMs.p99'].map((p) => at(trackHalf?.results, p))
     const halfP99 = roomsP99.every((x) => x !== null) ? Math.max(...(roomsP99 as number[])) : null
     const accepted = at(trackHalf?.results, 'acceptedPerS')
