@@ -83,7 +83,10 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     report.profileWindow = { fromUs: started, toUs: nowUs() }
     const scrape1 = await server.scrape()
     const loop = scrape1.loopDelay
-    const broadcast = broadcastTime(scrape0.texts, scrape1.texts)
+    const broadcast = broadcastTime(scrape0.texts, scrape1.texts, 'new_sos')
+    // A create also sends sos_updated ("created") to sos_channel and the SOS room: a second broadcast to
+    // the same dashboards, in the same loop turn.
+    const updated = broadcastTime(scrape0.texts, scrape1.texts, 'sos_updated')
     const wallS = (nowUs() - started) / 1e6
     const { parts, drops } = await pool.collect()
     const usage = serverUsage(before, after)
@@ -152,6 +155,7 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
       console.log(
         `server event loop held per new_sos broadcast (naarikavach_realtime_broadcast_seconds, the synchronous emit; p50/p99 interpolated in its buckets): n ${broadcast.n}, mean ${broadcast.meanMs} ms, p50 ${broadcast.p50Ms} ms, p99 ${broadcast.p99Ms} ms, max ≤ ${broadcast.maxAtMostMs} ms; ${Math.round(broadcast.shareWithin * 1000) / 10}% ≤ ${broadcast.withinMs} ms`,
       )
+      if (updated) console.log(`  and per sos_updated broadcast that each create also sends to sos_channel: n ${updated.n}, mean ${updated.meanMs} ms, p99 ${updated.p99Ms} ms; per SOS together: mean ${round(broadcast.meanMs + updated.meanMs, 3)} ms`)
     } else console.log('server event loop per broadcast: the server has no naarikavach_realtime_broadcast_seconds metric')
     const clientCpu = SocketPool.cpuPercent(clients0, clients, wallS)
     console.log(`socket client processes: CPU ${clientCpu}% of one core (all together), ${clients.map((c) => `${c.rssMb} MB`).join(', ')} RSS`)
@@ -184,6 +188,7 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
       firstSocketPerSosMs: firstS,
       lastSocketPerSosMs: lastS,
       broadcastLoopMs: broadcast,
+      sosUpdatedLoopMs: updated,
       cpuPerSosMs,
       rssPerSocketKb,
       clientRssMb: clients.map((c) => c.rssMb),
@@ -199,13 +204,13 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
 
 const sumRssKb = (snaps: Array<{ rssKb: number }>) => snaps.reduce((a, s) => a + s.rssKb, 0)
 
-/** The new_sos broadcasts between two scrapes (every server process together), or null without the metric. */
-function broadcastTime(before: string[], after: string[]): HistogramSummary | null {
+/** The `event` broadcasts between two scrapes (every server process together), or null without the metric. */
+function broadcastTime(before: string[], after: string[], event: string): HistogramSummary | null {
   let total: HistogramScrape | null = null
   for (let i = 0; i < after.length; i++) {
-    const a = readHistogram(after[i], 'naarikavach_realtime_broadcast_seconds', { event: 'new_sos' })
+    const a = readHistogram(after[i], 'naarikavach_realtime_broadcast_seconds', { event })
     if (!a) continue
-    const d = histogramDelta(readHistogram(before[i] ?? '', 'naarikavach_realtime_broadcast_seconds', { event: 'new_sos' }), a)
+    const d = histogramDelta(readHistogram(before[i] ?? '', 'naarikavach_realtime_broadcast_seconds', { event }), a)
     total = total ? { buckets: total.buckets.map(([le, n], j) => [le, n + (d.buckets[j]?.[1] ?? 0)]), sum: total.sum + d.sum, count: total.count + d.count } : d
   }
   return total && summarizeHistogram(total, BROADCAST_TARGET_MS)
