@@ -75,7 +75,7 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
     const rampClientCpu = SocketPool.cpuPercent(clients0, clients1, ramp.wallMs / 1000)
     const connectS = samplesOf(ramp.connectMs).summary()
     console.log(`connected ${fmtInt(ramp.connected)}/${fmtInt(opts.sockets)} in ${round(ramp.wallMs / 1000, 2)} s (${fmtInt(ramp.connected / (ramp.wallMs / 1000))}/s; ${ramp.failures} failures${ramp.failures ? ` ${JSON.stringify(ramp.errors)}` : ''})`)
-    printLatency('time to connect, per socket (ms, io() → connection_established)', [['connect', connectS]])
+    printLatency('time to connect, per socket (ms, from opening it to its connection_established)', [['connect', connectS]])
     if (ramp.failures > 0) report.problems.push(`${ramp.failures} sockets failed to connect: ${JSON.stringify(ramp.errors)}`)
 
     console.log(`\nidle for ${opts.idleS} s …`)
