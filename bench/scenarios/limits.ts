@@ -218,7 +218,7 @@ function limitRows({ create, perEngine, bareRoutes, bare, halfRate }: RowInputs)
     // A create sends new_sos and sos_updated to the same dashboards: its loop time is both broadcasts,
     // where the limit is one broadcast of the news.
     const bothMean = [at(fanout?.results, 'broadcastLoopMs.meanMs'), at(fanout?.results, 'sosUpdatedLoopMs.meanMs')]
-    const perSos = bothMean.every((x) => x !== null) ? (bothMean as number[]).reduce((a, b) => a + b, 0) : null
+    const perSos = bothMean.every((x) => x !== null) ? Math.round((bothMean as number[]).reduce((a, b) => a + b, 0) * 1000) / 1000 : null
     rows.push({ figure: 'per SOS created: new_sos + sos_updated, mean', engine: label, ours: perSos, limit: sio?.syncMs.mean ?? null, limitIs: `${sioIs}, one sync emit`, unit: 'ms', better: 'lower', target: loopTarget, met: perSos === null ? null : perSos <= TARGETS.broadcastLoopMs })
     // The synchronous emit misses what an engine writes after it returns (uWS drains its queue later in
     // the loop turn): the longest stall seen by a loop-delay timer over the whole phase catches that too.
