@@ -51,3 +51,5 @@ run track --sos 100 --rate 3000 --connections 64 --duration 20
 run track --sos 100 --rate 10000 --connections 256 --duration 10
 run fanout --sockets 10000 --client-procs 2 --rate 2 --duration 30
 run connect --sockets 19000 --per-process 4750 --idle 15
+run connect --sockets 19000 --per-process 9500 --idle 15 --receivers lean
+run limits

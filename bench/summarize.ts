@@ -1,5 +1,6 @@
 // Summarizes bench JSON lines (one per run, as bench/matrix.sh collects them): per command, the median
-// and the range of each headline figure.   npx tsx bench/summarize.ts bench-results.jsonl
+// and the range of each headline figure; for `limits`, of each row of its table (ours, limit, % of limit).
+//   npx tsx bench/summarize.ts bench-results.jsonl
 import fs from 'node:fs'
 
 interface Line {
@@ -71,7 +72,43 @@ const median = (xs: number[]) => {
 }
 const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : String(Math.round(x * 100) / 100))
 
+interface LimitRow {
+  figure: string
+  engine: string
+  limitIs: string
+  ours: number | null
+  limit: number | null
+  percentOfLimit: number | null
+  met: boolean | null
+}
+
+/** One line per row of the limits table: the median of ours, of the limit and of the ratio over the runs. */
+function summarizeLimits(runs: Line[]): void {
+  const rows = new Map<string, LimitRow[]>()
+  for (const run of runs) {
+    const table = (run.reports.find((r) => r.scenario === 'limits')?.results.table ?? []) as LimitRow[]
+    for (const row of table) {
+      const key = `${row.figure} | ${row.engine} | ${row.limitIs}`
+      rows.set(key, [...(rows.get(key) ?? []), row])
+    }
+  }
+  const med = (xs: Array<number | null>) => {
+    const ok = xs.filter((x): x is number => typeof x === 'number')
+    return ok.length ? `${fmt(median(ok))} [${fmt(Math.min(...ok))} – ${fmt(Math.max(...ok))}]` : '–'
+  }
+  for (const [key, all] of rows) {
+    const met = all.filter((r) => r.met === true).length
+    console.log(`  ${key}: ours ${med(all.map((r) => r.ours))}, limit ${med(all.map((r) => r.limit))}, % of limit ${med(all.map((r) => r.percentOfLimit))}; target met in ${met}/${all.length}`)
+  }
+}
+
 for (const [cmd, runs] of groups) {
+  if (runs[0].reports.some((r) => r.scenario === 'limits')) {
+    console.log(`\nnpm run bench -- ${cmd}`)
+    console.log(`  runs ${runs.length} (ok ${runs.filter((r) => r.ok).length}); commits ${[...new Set(runs.map((r) => r.machine.commit))].join(', ')}; 1-min load at start ${runs.map((r) => r.loadAverage.before[0]).join(', ')}`)
+    summarizeLimits(runs)
+    continue
+  }
   const scenario = runs[0].reports[0]?.scenario ?? ''
   console.log(`\nnpm run bench -- ${cmd}`)
   console.log(`  runs ${runs.length} (ok ${runs.filter((r) => r.ok).length}); commits ${[...new Set(runs.map((r) => r.machine.commit))].join(', ')}; 1-min load at start ${runs.map((r) => r.loadAverage.before[0]).join(', ')}`)

@@ -212,7 +212,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
   })
 
-  const publisher = new RealtimePublisher({ emitted: instruments.eventEmitted, revoked: instruments.socketsRevoked })
+  const publisher = new RealtimePublisher({ emitted: instruments.eventEmitted, broadcastTimed: instruments.broadcastTimed, revoked: instruments.socketsRevoked })
   const hashing = new HashQueue({ concurrency: config.passwordHashConcurrency, queueLimit: config.passwordHashQueueLimit })
   const auth = new AuthService({ db: app.db, passwordHashCost: config.passwordHashCost, hashing, revoker: publisher })
   const users = new UsersService({ db: app.db, revoker: publisher })

@@ -23,6 +23,8 @@ export interface CommonOptions {
   smoke: boolean
   /** EXPERIMENT: the same app with this TCP accept backlog (bench/lib/serve-backlog.ts). */
   listenBacklog?: number
+  /** REALTIME_ENGINE for the server (unset: the server's own default). */
+  engine?: 'uws' | 'ws'
 }
 
 export interface ScenarioReport {
@@ -57,7 +59,7 @@ export async function startServer(common: CommonOptions, needsFanout: boolean): 
   const profDir = path.join(common.profDir, `run-${++serverStarts}`)
   if (common.cpuProf) fs.mkdirSync(profDir, { recursive: true })
   if (common.listenBacklog) console.log(`EXPERIMENT: the server is bench/lib/serve-backlog.ts (the same app) with listen backlog ${common.listenBacklog}, not \`naarikavach serve\``)
-  const server = new BenchServer({ workers: common.workers, cluster: common.cluster, freshDatabase: common.freshDatabase, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog })
+  const server = new BenchServer({ workers: common.workers, cluster: common.cluster, freshDatabase: common.freshDatabase, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog, env: common.engine ? { REALTIME_ENGINE: common.engine } : undefined })
   await server.init()
   return server
 }
@@ -106,5 +108,5 @@ export function createBody(name: string, i = 0): string {
 export const MAX_SEQ = 7_999_999
 export const latitudeOf = (seq: number) => (seq % 8_000_000) / 1e5
 
-/** "1 server process(es)", or with --cluster "1 server process(es) × WORKERS=2". */
-export const serverNote = (common: CommonOptions) => `${common.workers} server process(es)${common.cluster > 1 ? ` × WORKERS=${common.cluster}` : ''}`
+/** "1 server process(es)", or with --cluster "1 server process(es) × WORKERS=2", and the engine asked for. */
+export const serverNote = (common: CommonOptions) => `${common.workers} server process(es)${common.cluster > 1 ? ` × WORKERS=${common.cluster}` : ''}${common.engine ? `, REALTIME_ENGINE=${common.engine}` : ''}`

@@ -234,28 +234,59 @@ export class BenchServer {
    * Null when the server has no such metrics.
    */
   async loopDelay(): Promise<LoopDelay | null> {
-    // /metrics answers from whichever cluster worker takes the connection: no figure for the process.
-    if (this.opts.cluster > 1) return null
-    const all = await Promise.all(
-      this.procs.map(async (p) => {
-        const text = await fetch(`${p.apiUrl}/metrics`).then(
+    return (await this.scrape()).loopDelay
+  }
+
+  /**
+   * One /metrics scrape of every server process: the texts (for other metrics) and the event-loop delay
+   * since the previous scrape. Every scrape resets that delay histogram: a scenario that needs both
+   * takes them from the same scrape.
+   */
+  async scrape(): Promise<{ texts: string[]; loopDelay: LoopDelay | null }> {
+    const texts = await Promise.all(
+      this.procs.map((p) =>
+        fetch(`${p.apiUrl}/metrics`).then(
           (r) => (r.ok ? r.text() : ''),
           () => '',
-        )
-        const get = (name: string) => {
-          const m = new RegExp(`^\\w*nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)
-          return m ? Math.max(0, Number(m[1]) * 1000 - 10) : null
-        }
-        const p50 = get('p50')
-        const p99 = get('p99')
-        const max = get('max')
-        return p50 === null || p99 === null || max === null ? null : { p50, p99, max }
-      }),
+        ),
+      ),
     )
-    if (all.some((x) => x === null)) return null
+    // /metrics answers from whichever cluster worker takes the connection: no figure for the process.
+    if (this.opts.cluster > 1) return { texts, loopDelay: null }
+    const all = texts.map((text) => {
+      const get = (name: string) => {
+        const m = new RegExp(`^\\w*nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)
+        return m ? Math.max(0, Number(m[1]) * 1000 - 10) : null
+      }
+      const p50 = get('p50')
+      const p99 = get('p99')
+      const max = get('max')
+      return p50 === null || p99 === null || max === null ? null : { p50, p99, max }
+    })
+    if (all.some((x) => x === null)) return { texts, loopDelay: null }
     const ok = all as LoopDelay[]
     const r = (x: number) => Math.round(x * 10) / 10
-    return { p50: r(Math.max(...ok.map((x) => x.p50))), p99: r(Math.max(...ok.map((x) => x.p99))), max: r(Math.max(...ok.map((x) => x.max))) }
+    return { texts, loopDelay: { p50: r(Math.max(...ok.map((x) => x.p50))), p99: r(Math.max(...ok.map((x) => x.p99))), max: r(Math.max(...ok.map((x) => x.max))) } }
+  }
+
+  /**
+   * Which engine serves the realtime port, seen from outside: uWebSockets.js marks every HTTP answer with
+   * a `uWebSockets` header, Node's http server does not. A server that names its engine in /metrics
+   * (a label `engine="…"` on a realtime metric) is believed first.
+   */
+  async realtimeEngine(): Promise<string> {
+    const p = this.procs[0]
+    if (!p) return 'unknown'
+    const metrics = await fetch(`${p.apiUrl}/metrics`).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    )
+    const named = /^naarikavach_realtime\w*\{[^}]*engine="(\w+)"/m.exec(metrics)?.[1]
+    if (named) return named
+    const answer = await fetch(`${p.socketUrl}/`).catch(() => null)
+    if (!answer) return 'unknown'
+    await answer.arrayBuffer().catch(() => undefined)
+    return answer.headers.has('uwebsockets') ? 'uws' : 'ws'
   }
 
   /** CPU and memory of every server process, a cluster primary's workers included. */

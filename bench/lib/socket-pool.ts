@@ -3,6 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { track, untrack } from './cleanup.ts'
+import type { ReceiverKind } from './receiver.ts'
 import type { ConnectResult, Receipts, ReconnectResult, RecordSpec, SocketSpec, WorkerReply, WorkerRequest } from './socket-protocol.ts'
 
 const WORKER = path.join(import.meta.dirname, 'socket-worker.ts')
@@ -88,6 +89,8 @@ export interface PoolConnectOptions {
    * at 5,000 sockets and grows with the count — it slows the client, not the server.
    */
   spreadSources?: boolean
+  /** socket.io-client sockets (default), lean Engine.IO receivers, or raw WebSockets (the bare servers of `limits`). */
+  receivers?: ReceiverKind
 }
 
 export interface PoolConnectResult {
@@ -130,6 +133,7 @@ export class SocketPool {
             // 127.0.0.2, .3, …: the server listens on 127.0.0.1; every 127/8 address is loopback on Linux.
             localAddress: opts.spreadSources ? `127.0.0.${2 + w}` : undefined,
             maxReceipts: opts.maxReceipts ?? 8_000_000,
+            receivers: opts.receivers ?? 'client',
           },
           Math.min(budget, 30 * 60_000),
         ),

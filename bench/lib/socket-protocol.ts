@@ -1,4 +1,5 @@
 // Messages between the bench parent and its socket worker processes (IPC, structured clone).
+import type { ReceiverKind } from './receiver.ts'
 
 /** Which server event a worker timestamps, the small code it is stored under, and what it is matched on. */
 export interface RecordSpec {
@@ -30,6 +31,8 @@ export interface ConnectRequest {
   reconnection: boolean
   localAddress?: string
   maxReceipts: number
+  /** What each socket is: socket.io-client, a lean Engine.IO receiver, or a raw WebSocket (bare servers). */
+  receivers: ReceiverKind
 }
 
 export type WorkerRequest =

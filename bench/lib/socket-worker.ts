@@ -1,11 +1,12 @@
-// Child process that holds many socket.io-client sockets for the parent (bench/lib/socket-pool.ts):
-// connects and joins them, timestamps every event the parent asks for, and runs reconnect storms.
+// Child process that holds many receiving sockets for the parent (bench/lib/socket-pool.ts): connects and
+// joins them, timestamps every event the parent asks for, and runs reconnect storms. The sockets are
+// socket.io-client sockets or lean raw-WebSocket receivers (bench/lib/receiver.ts), as the parent asks.
 // Timestamps are microseconds on CLOCK_MONOTONIC, comparable with the parent's send times.
-import { io, type Socket } from 'socket.io-client'
+import { receiverFactory, type Receiver } from './receiver.ts'
 import { nowUs, sleep } from './stats.ts'
-import type { ConnectRequest, ConnectResult, Receipts, RecordSpec, ReconnectResult, SocketSpec, WorkerReply, WorkerRequest } from './socket-protocol.ts'
+import type { ConnectRequest, ConnectResult, Receipts, ReconnectResult, SocketSpec, WorkerReply, WorkerRequest } from './socket-protocol.ts'
 
-const sockets: Socket[] = []
+const sockets: Receiver[] = []
 /** What each socket emits (and re-emits after every reconnect) to join its room. */
 const joins: Array<SocketSpec['join']> = []
 let baseIndex = 0
@@ -57,55 +58,16 @@ function grow<T extends Uint8Array | Int32Array | Float64Array>(from: T, to: T):
 
 let log = new ReceiptLog(8_000_000)
 
-/** The number a payload is matched on: the SOS id, or the sequence number the bench encoded in the latitude. */
-function keyOf(spec: RecordSpec, payload: unknown): number | null {
-  if (typeof payload !== 'object' || payload === null) return null
-  const p = payload as Record<string, unknown>
-  if (spec.key === 'sos_id') return typeof p.sos_id === 'number' ? p.sos_id : null
-  // A join's history replay ({updates: [...]}) is not a live update.
-  if (typeof p.latitude !== 'number') return null
-  return Math.round(p.latitude * 1e5)
-}
-
-function attach(socket: Socket, index: number, record: RecordSpec[]): void {
-  for (const spec of record) {
-    socket.on(spec.event, (payload: unknown) => {
-      const t = nowUs()
-      if (spec.key === 'snapshot') {
-        const list = (payload as { sos?: unknown } | null)?.sos
-        if (Array.isArray(list)) for (const item of list) if (typeof item?.sos_id === 'number') log.add(spec.code, index, item.sos_id, t)
-        return
-      }
-      const key = keyOf(spec, payload)
-      if (key !== null) log.add(spec.code, index, key, t)
-    })
-  }
-  socket.on('disconnect', (reason) => {
-    if (!expectingDisconnect && reason !== 'io client disconnect') drops += 1
-  })
-}
-
-function waitEstablished(socket: Socket, timeoutMs: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => done('timeout'), timeoutMs)
-    const onOk = () => done(null)
-    const onErr = (err: Error) => {
-      // With reconnection on, the manager retries by itself; only a final failure counts.
-      if (!socket.io.opts.reconnection) done(err.message || 'connect_error')
-    }
-    function done(error: string | null) {
-      clearTimeout(timer)
-      socket.off('connection_established', onOk)
-      socket.off('connect_error', onErr)
-      resolve(error)
-    }
-    socket.once('connection_established', onOk)
-    socket.on('connect_error', onErr)
-  })
+const sink = {
+  receipt: (code: number, sock: number, key: number, t: number) => log.add(code, sock, key, t),
+  dropped: () => {
+    if (!expectingDisconnect) drops += 1
+  },
 }
 
 async function connect(req: ConnectRequest): Promise<ConnectResult> {
   baseIndex = req.baseIndex
+  const make = await receiverFactory(req.receivers)
   const connectMs: number[] = []
   const joinMs: number[] = []
   const errors: Record<string, number> = {}
@@ -117,39 +79,21 @@ async function connect(req: ConnectRequest): Promise<ConnectResult> {
   }
   const one = async (i: number) => {
     const spec = req.specs[i]
-    const socket = io(req.urls[i % req.urls.length], {
-      transports: ['websocket'],
-      forceNew: true,
-      reconnection: req.reconnection,
-      reconnectionDelay: 1000,
-      reconnectionDelayMax: 5000,
-      randomizationFactor: 0.5,
-      timeout: req.timeoutMs,
-      autoConnect: false,
-      auth: spec.token ? { token: spec.token } : {},
-      ...(req.localAddress ? { localAddress: req.localAddress } : {}),
-    } as Parameters<typeof io>[1])
-    attach(socket, baseIndex + i, req.record)
+    const socket = make({ url: req.urls[i % req.urls.length], index: baseIndex + i, token: spec.token, record: req.record, reconnection: req.reconnection, localAddress: req.localAddress, sink })
     sockets[i] = socket
     joins[i] = spec.join
     const t0 = nowUs()
-    socket.connect()
-    const error = await waitEstablished(socket, req.timeoutMs)
+    const error = await socket.open(req.timeoutMs)
     if (error) {
       fail(`connect: ${error}`)
-      socket.disconnect()
       return
     }
     connectMs.push((nowUs() - t0) / 1000)
     if (spec.join) {
       const t1 = nowUs()
-      try {
-        const ack = (await socket.timeout(req.timeoutMs).emitWithAck(spec.join.event, spec.join.payload)) as { ok: boolean; error?: { code: string } }
-        if (!ack.ok) fail(`${spec.join.event}: ${ack.error?.code ?? 'refused'}`)
-        else joinMs.push((nowUs() - t1) / 1000)
-      } catch (err) {
-        fail(`${spec.join.event}: ${(err as Error).message}`)
-      }
+      const refused = await socket.join(spec.join.event, spec.join.payload, req.timeoutMs)
+      if (refused) fail(`${spec.join.event}: ${refused}`)
+      else joinMs.push((nowUs() - t1) / 1000)
     }
   }
   const runner = async () => {
@@ -163,43 +107,22 @@ async function reconnect(startUs: number, timeoutMs: number): Promise<ReconnectR
   const times: number[] = []
   const rejoinMs: number[] = []
   let rejoinFailures = 0
-  const pending = sockets.map(
-    (socket, i) =>
-      new Promise<void>((resolve) => {
-        if (!socket) return resolve()
-        const timer = setTimeout(() => {
-          socket.off('connection_established', ok)
-          resolve()
-        }, timeoutMs)
-        const ok = () => {
-          clearTimeout(timer)
-          times.push((nowUs() - startUs) / 1000)
-          const join = joins[i]
-          if (!join) return resolve()
-          // A dashboard joins its channel again on every connect; "back" for it is the join's answer.
-          socket
-            .timeout(timeoutMs)
-            .emitWithAck(join.event, join.payload)
-            .then(
-              (ack: { ok: boolean }) => {
-                if (ack.ok) rejoinMs.push((nowUs() - startUs) / 1000)
-                else rejoinFailures += 1
-              },
-              () => {
-                rejoinFailures += 1
-              },
-            )
-            .finally(resolve)
-        }
-        socket.once('connection_established', ok)
-      }),
-  )
   // Wait for the common start instant, so every worker opens its sockets at the same moment.
   const wait = (startUs - nowUs()) / 1000
   if (wait > 0) await sleep(wait)
   expectingDisconnect = false
-  for (const socket of sockets) socket?.connect()
-  await Promise.all(pending)
+  await Promise.all(
+    sockets.map(async (socket, i) => {
+      if (!socket) return
+      if (await socket.open(timeoutMs)) return
+      times.push((nowUs() - startUs) / 1000)
+      const join = joins[i]
+      if (!join) return
+      // A dashboard joins its channel again on every connect; "back" for it is the join's answer.
+      if (await socket.join(join.event, join.payload, timeoutMs)) rejoinFailures += 1
+      else rejoinMs.push((nowUs() - startUs) / 1000)
+    }),
+  )
   return { reconnectMs: times, missing: sockets.filter(Boolean).length - times.length, rejoinMs, rejoinFailures }
 }
 
@@ -218,7 +141,7 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
       return { receipts: log.take(), drops }
     case 'disconnect':
       expectingDisconnect = true
-      for (const socket of sockets) socket?.disconnect()
+      for (const socket of sockets) socket?.close()
       return null
     case 'reconnect':
       return reconnect(msg.startUs, msg.timeoutMs)
@@ -228,7 +151,7 @@ async function handle(msg: WorkerRequest): Promise<unknown> {
     }
     case 'close':
       expectingDisconnect = true
-      for (const socket of sockets) socket?.disconnect()
+      for (const socket of sockets) socket?.close()
       setTimeout(() => process.exit(0), 50)
       return null
   }

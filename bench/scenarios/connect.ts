@@ -7,6 +7,7 @@
 import { HttpPool } from '../lib/http-load.ts'
 import { createBody, fmtInt, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { mb, tcpCounters, tcpDelta } from '../lib/proc.ts'
+import type { ReceiverKind } from '../lib/receiver.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
 
@@ -27,6 +28,8 @@ export interface ConnectOptions {
   staff: number
   /** SOS created per second while the sockets are away and reconnecting (needs staff > 0). */
   stormRate: number
+  /** `client` (default): socket.io-client sockets; `lean`: raw-WebSocket receivers, far cheaper for the client processes. */
+  receivers?: Exclude<ReceiverKind, 'raw'>
 }
 
 /** Spreads K staff sockets evenly over N (so every client process holds its share). */
@@ -40,9 +43,10 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
   try {
     const token = await server.createUser('dispatcher')
     await server.start()
+    const engine = await server.realtimeEngine()
     const procs = Math.max(common.clientProcs, Math.ceil(opts.sockets / opts.perProcess))
     const staffNote = opts.staff > 0 ? ` (${fmtInt(Math.min(opts.staff, opts.sockets))} of them staff dashboards in sos_channel${opts.stormRate > 0 ? `, ${opts.stormRate} SOS/s created during the storm` : ''})` : ''
-    console.log(`connect: ${fmtInt(opts.sockets)} ${opts.auth ? 'authenticated (staff token)' : 'anonymous'} sockets${staffNote} over ${procs} client process(es)${opts.spreadSources ? ` (source addresses 127.0.0.2–127.0.0.${procs + 1})` : ''}, ${opts.connectConcurrency} in flight per process; ${serverNote(common)}`)
+    console.log(`connect: ${fmtInt(opts.sockets)} ${opts.auth ? 'authenticated (staff token)' : 'anonymous'} ${opts.receivers ?? 'client'} sockets${staffNote} over ${procs} client process(es)${opts.spreadSources ? ` (source addresses 127.0.0.2–127.0.0.${procs + 1})` : ''}, ${opts.connectConcurrency} in flight per process; ${serverNote(common)}, realtime engine in use: ${engine}`)
     await sleep(2000)
     const base = server.snapshots()
 
@@ -62,6 +66,7 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
       timeoutMs: 30_000,
       reconnection: true,
       spreadSources: opts.spreadSources,
+      receivers: opts.receivers ?? 'client',
     })
     const afterRamp = server.snapshots()
     const rampLoop = await server.loopDelay()
@@ -70,7 +75,7 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
     const rampClientCpu = SocketPool.cpuPercent(clients0, clients1, ramp.wallMs / 1000)
     const connectS = samplesOf(ramp.connectMs).summary()
     console.log(`connected ${fmtInt(ramp.connected)}/${fmtInt(opts.sockets)} in ${round(ramp.wallMs / 1000, 2)} s (${fmtInt(ramp.connected / (ramp.wallMs / 1000))}/s; ${ramp.failures} failures${ramp.failures ? ` ${JSON.stringify(ramp.errors)}` : ''})`)
-    printLatency('time to connect, per socket (ms, io() → connection_established)', [['connect', connectS]])
+    printLatency('time to connect, per socket (ms, from opening it to its connection_established)', [['connect', connectS]])
     if (ramp.failures > 0) report.problems.push(`${ramp.failures} sockets failed to connect: ${JSON.stringify(ramp.errors)}`)
 
     console.log(`\nidle for ${opts.idleS} s …`)
@@ -138,6 +143,9 @@ export async function runConnect(common: CommonOptions, opts: ConnectOptions): P
     report.server = serverUsage(base, stormAfter)
     report.results = {
       sockets: opts.sockets,
+      receivers: opts.receivers ?? 'client',
+      engineRequested: common.engine ?? null,
+      engine,
       auth: opts.auth,
       clientProcesses: procs,
       connected: ramp.connected,

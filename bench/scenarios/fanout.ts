@@ -1,8 +1,14 @@
 // `fanout`: S staff sockets in sos_channel; SOS created over HTTP at R/s; latency from just before each
-// POST to each socket's new_sos (matched on sos_id), the slowest socket per SOS, and the delivery ratio.
+// POST to each socket's new_sos (matched on sos_id), the slowest socket per SOS, the delivery ratio, and
+// how long each broadcast held the server's event loop (its naarikavach_realtime_broadcast_seconds).
+// The receivers are lean raw-WebSocket clients by default (bench/lib/lean-receiver.ts), so what is
+// measured is the server, not socket.io-client parsing 10,000 copies of every event.
 import crypto from 'node:crypto'
 import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { HttpPool, openLoop } from '../lib/http-load.ts'
+import { mb } from '../lib/proc.ts'
+import { histogramDelta, readHistogram, summarizeHistogram, type HistogramScrape, type HistogramSummary } from '../lib/prom.ts'
+import type { ReceiverKind } from '../lib/receiver.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
 
@@ -11,7 +17,12 @@ export interface FanoutOptions {
   rate: number
   durationS: number
   connectConcurrency: number
+  /** `lean` (default): raw-WebSocket receivers; `client`: socket.io-client sockets, as a real dashboard runs. */
+  receivers: Exclude<ReceiverKind, 'raw'>
 }
+
+/** The event-loop time a broadcast may take (the tracker's issue 13); the metric has a bucket bound there. */
+export const BROADCAST_TARGET_MS = 15
 
 export async function runFanout(common: CommonOptions, opts: FanoutOptions): Promise<ScenarioReport> {
   const report: ScenarioReport = { scenario: 'fanout', problems: [], warnings: [], results: {} }
@@ -20,9 +31,11 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
   try {
     const token = await server.createUser('dispatcher')
     await server.start()
-    console.log(`fanout: ${fmtInt(opts.sockets)} staff sockets in sos_channel over ${common.clientProcs} client process(es); SOS created at ${opts.rate}/s for ${opts.durationS} s; ${serverNote(common)}, ${server.dialect}`)
+    const engine = await server.realtimeEngine()
+    console.log(`fanout: ${fmtInt(opts.sockets)} staff sockets (${opts.receivers} receivers) in sos_channel over ${common.clientProcs} client process(es); SOS created at ${opts.rate}/s for ${opts.durationS} s; ${serverNote(common)}, realtime engine in use: ${engine}; ${server.dialect}`)
 
     pool = new SocketPool(common.clientProcs)
+    const rssEmpty = sumRssKb(server.snapshots())
     const connected = await pool.connect({
       urls: server.socketUrls,
       specs: Array.from({ length: opts.sockets }, () => ({ token, join: { event: 'join_sos_channel', payload: {} } })),
@@ -30,7 +43,9 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
       concurrency: opts.connectConcurrency,
       timeoutMs: 20_000,
       reconnection: false,
+      receivers: opts.receivers,
     })
+    const rssPerSocketKb = connected.connected > 0 ? round((sumRssKb(server.snapshots()) - rssEmpty) / connected.connected, 1) : 0
     console.log(`connected ${fmtInt(connected.connected)}/${fmtInt(opts.sockets)} sockets in ${round(connected.wallMs / 1000, 2)} s (${connected.failures} failures${connected.failures ? ` ${JSON.stringify(connected.errors)}` : ''})`)
     if (connected.failures > 0) report.problems.push(`${connected.failures} sockets failed to connect or join: ${JSON.stringify(connected.errors)}`)
 
@@ -45,7 +60,7 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
 
     const runName = `bench-fanout-${crypto.randomBytes(4).toString('hex')}`
     const sentAt = new Map<number, number>()
-    await server.loopDelay()
+    const scrape0 = await server.scrape()
     const clients0 = await pool.usage()
     const before = server.snapshots()
     const started = nowUs()
@@ -66,7 +81,12 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     await waitFor(async () => (await pool!.count()).receipts >= expected, 15_000)
     const after = server.snapshots()
     report.profileWindow = { fromUs: started, toUs: nowUs() }
-    const loop = await server.loopDelay()
+    const scrape1 = await server.scrape()
+    const loop = scrape1.loopDelay
+    const broadcast = broadcastTime(scrape0.texts, scrape1.texts, 'new_sos')
+    // A create also sends sos_updated ("created") to sos_channel and the SOS room: a second broadcast to
+    // the same dashboards, in the same loop turn.
+    const updated = broadcastTime(scrape0.texts, scrape1.texts, 'sos_updated')
     const wallS = (nowUs() - started) / 1e6
     const { parts, drops } = await pool.collect()
     const usage = serverUsage(before, after)
@@ -129,6 +149,14 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     console.log('')
     printUsage('server', usage, before)
     printLoopDelay(loop)
+    const cpuPerSosMs = r.ok2xx > 0 ? round((usage.cpuSeconds * 1000) / r.ok2xx, 2) : 0
+    console.log(`server CPU per SOS (create + broadcast to ${fmtInt(connected.connected)}): ${cpuPerSosMs} ms; server RSS per connected staff socket: ${rssPerSocketKb} KB (${mb(rssEmpty)} MB before connecting)`)
+    if (broadcast) {
+      console.log(
+        `server event loop held per new_sos broadcast (naarikavach_realtime_broadcast_seconds, the synchronous emit; p50/p99 interpolated in its buckets): n ${broadcast.n}, mean ${broadcast.meanMs} ms, p50 ${broadcast.p50Ms} ms, p99 ${broadcast.p99Ms} ms, max ≤ ${broadcast.maxAtMostMs} ms; ${Math.round(broadcast.shareWithin * 1000) / 10}% ≤ ${broadcast.withinMs} ms`,
+      )
+      if (updated) console.log(`  and per sos_updated broadcast that each create also sends to sos_channel: n ${updated.n}, mean ${updated.meanMs} ms, p99 ${updated.p99Ms} ms; per SOS together: mean ${round(broadcast.meanMs + updated.meanMs, 3)} ms`)
+    } else console.log('server event loop per broadcast: the server has no naarikavach_realtime_broadcast_seconds metric')
     const clientCpu = SocketPool.cpuPercent(clients0, clients, wallS)
     console.log(`socket client processes: CPU ${clientCpu}% of one core (all together), ${clients.map((c) => `${c.rssMb} MB`).join(', ')} RSS`)
 
@@ -141,6 +169,9 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     report.loopDelay = loop
     report.results = {
       sockets: opts.sockets,
+      receivers: opts.receivers,
+      engineRequested: common.engine ?? null,
+      engine,
       connected: connected.connected,
       rate: opts.rate,
       durationS: opts.durationS,
@@ -156,6 +187,10 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
       fanoutLatencyMs: allS,
       firstSocketPerSosMs: firstS,
       lastSocketPerSosMs: lastS,
+      broadcastLoopMs: broadcast,
+      sosUpdatedLoopMs: updated,
+      cpuPerSosMs,
+      rssPerSocketKb,
       clientRssMb: clients.map((c) => c.rssMb),
       socketClientCpuPercent: clientCpu,
     }
@@ -165,4 +200,18 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     await stopServer(server, report)
   }
   return report
+}
+
+const sumRssKb = (snaps: Array<{ rssKb: number }>) => snaps.reduce((a, s) => a + s.rssKb, 0)
+
+/** The `event` broadcasts between two scrapes (every server process together), or null without the metric. */
+function broadcastTime(before: string[], after: string[], event: string): HistogramSummary | null {
+  let total: HistogramScrape | null = null
+  for (let i = 0; i < after.length; i++) {
+    const a = readHistogram(after[i], 'naarikavach_realtime_broadcast_seconds', { event })
+    if (!a) continue
+    const d = histogramDelta(readHistogram(before[i] ?? '', 'naarikavach_realtime_broadcast_seconds', { event }), a)
+    total = total ? { buckets: total.buckets.map(([le, n], j) => [le, n + (d.buckets[j]?.[1] ?? 0)]), sum: total.sum + d.sum, count: total.count + d.count } : d
+  }
+  return total && summarizeHistogram(total, BROADCAST_TARGET_MS)
 }

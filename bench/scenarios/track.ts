@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import { openDatabase } from '../../src/db/dialect.ts'
 import { createBody, fmtInt, latitudeOf, MAX_SEQ, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
 import { closedLoop, HttpPool, openLoop, type HttpResult, type RequestSpec } from '../lib/http-load.ts'
+import type { ReceiverKind } from '../lib/receiver.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
 
@@ -14,6 +15,8 @@ export interface TrackOptions {
   durationS: number
   connections: number
   connectConcurrency: number
+  /** `client` (default): socket.io-client subscribers; `lean`: raw-WebSocket receivers (bench/lib/lean-receiver.ts). */
+  receivers?: Exclude<ReceiverKind, 'raw'>
 }
 
 interface OpenSos {
@@ -33,8 +36,9 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
   try {
     const staff = await server.createUser('dispatcher')
     await server.start()
+    const engine = await server.realtimeEngine()
     const K = opts.sos
-    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; updates ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s over ${opts.connections} connections; ${serverNote(common)}, ${server.dialect}`)
+    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; updates ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s over ${opts.connections} connections; ${opts.receivers ?? 'client'} receivers; ${serverNote(common)}, realtime engine in use: ${engine}; ${server.dialect}`)
 
     http = new HttpPool(server.apiUrls, opts.connections)
     await http.open()
@@ -57,6 +61,7 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
       concurrency: opts.connectConcurrency,
       timeoutMs: 20_000,
       reconnection: false,
+      receivers: opts.receivers ?? 'client',
     })
     console.log(`connected ${connected.connected}/${specs.length} subscriber sockets (${connected.failures} failures${connected.failures ? ` ${JSON.stringify(connected.errors)}` : ''})`)
     if (connected.failures > 0) report.problems.push(`${connected.failures} subscribers failed to connect or join: ${JSON.stringify(connected.errors)}`)
@@ -174,6 +179,9 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     report.loopDelay = loop
     report.results = {
       sos: K,
+      receivers: opts.receivers ?? 'client',
+      engineRequested: common.engine ?? null,
+      engine,
       rate: opts.rate,
       durationS: opts.durationS,
       connections: opts.connections,

@@ -22,6 +22,7 @@ export interface WorkersOptions {
   fanoutSockets: number
   fanoutRate: number
   connectConcurrency: number
+  receivers: 'lean' | 'client'
 }
 
 type Figure = [label: string, pick: (r: ScenarioReport) => number | undefined, better: 'higher' | 'lower']
@@ -123,7 +124,7 @@ export async function runWorkers(common: CommonOptions, opts: WorkersOptions): P
           ? await runCreate(c, { connections: opts.createConnections, durationS: opts.durationS, warmupS: 1, rate: 0 })
           : scenario === 'track'
             ? await runTrack(c, { sos: opts.trackSos, rate: 0, durationS: opts.durationS, connections: opts.trackConnections, connectConcurrency: opts.connectConcurrency })
-            : await runFanout(c, { sockets: opts.fanoutSockets, rate: opts.fanoutRate, durationS: opts.durationS, connectConcurrency: opts.connectConcurrency })
+            : await runFanout(c, { sockets: opts.fanoutSockets, rate: opts.fanoutRate, durationS: opts.durationS, connectConcurrency: opts.connectConcurrency, receivers: opts.receivers })
       const split = cpuSplit(sampler.stop(), report)
       if (split) {
         report.results.machineCpu = split

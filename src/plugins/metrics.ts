@@ -1,5 +1,6 @@
 // Prometheus metrics at /metrics: process defaults, HTTP requests, sockets (by role), events broadcast by
-// name, socket event failures, revocations, database query latency and pool use, Redis state and errors.
+// name and the event-loop time each took, socket event failures, revocations, database query latency and
+// pool use, Redis state and errors.
 // app.ts creates them (createMetrics) before any plugin, so every plugin can be handed its counters;
 // gauges read the app's state when scraped; the plugin serves /metrics and counts requests.
 // docs/operations.md says what each one means and what to alert on.
@@ -14,6 +15,8 @@ import type { RedisState } from './redis.ts'
 export interface Instruments {
   /** One room broadcast by the publisher. */
   eventEmitted(event: string): void
+  /** The synchronous time one room broadcast spent in Socket.IO's emit (seconds). */
+  broadcastTimed(event: string, seconds: number): void
   /** A client event answered with an error of this code (5xx-class codes only: unavailable, internal_error). */
   eventFailed(event: string, code: string): void
   socketsRevoked(reason: RevocationReason): void
@@ -117,6 +120,15 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       labelNames: ['event'],
       registers,
     })
+    const broadcastSeconds = new Histogram({
+      name: 'naarikavach_realtime_broadcast_seconds',
+      help: 'Time one room broadcast held the event loop inside Socket.IO\'s emit (encoding + writing to every socket of the room on this node), by event name',
+      labelNames: ['event'],
+      // A bound at 15 ms (a new_sos to a full control room should stay under it, docs/BENCHMARKS.md), and
+      // enough bounds up to a second to tell 120 ms from 250 ms on a node that is not there yet.
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5],
+      registers,
+    })
     const failed = new Counter({
       name: 'naarikavach_socket_event_failures_total',
       help: 'Client socket events answered with a server-side failure, by event and code (unavailable: the database was down; internal_error: a bug)',
@@ -191,6 +203,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
     const instruments: Instruments = {
       eventEmitted: (event) => emitted.inc({ event }),
+      broadcastTimed: (event, seconds) => broadcastSeconds.observe({ event }, seconds),
       eventFailed: (event, code) => failed.inc({ event, code }),
       socketsRevoked: (reason) => revoked.inc({ reason }),
       dbQuery: (query) => queries.observe({ kind: query.kind, outcome: query.ok ? 'ok' : 'error' }, query.durationMs / 1000),

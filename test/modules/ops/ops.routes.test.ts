@@ -52,6 +52,10 @@ test('metrics: events broadcast by name, sockets by role, socket failures, query
   assert.match(body, /naarikavach_socket_events_emitted_total\{event="new_sos"\} 1/)
   assert.match(body, /naarikavach_socket_events_emitted_total\{event="location_history"\} 1/)
   assert.match(body, /naarikavach_socket_events_emitted_total\{event="location_tracking_update"\} 1/)
+  // Every broadcast is timed (the value depends on the machine; only that it was observed is checked).
+  assert.match(body, /naarikavach_realtime_broadcast_seconds_count\{event="new_sos"\} 1/)
+  assert.match(body, /naarikavach_realtime_broadcast_seconds_count\{event="location_history"\} 1/)
+  assert.match(body, /naarikavach_realtime_broadcast_seconds_bucket\{le="\+Inf",event="new_sos"\} 1/)
   assert.match(body, /naarikavach_socket_connections_by_role\{role="dispatcher"\} 1/)
   assert.match(body, /naarikavach_socket_connections_by_role\{role="anonymous"\} 1/)
   assert.match(body, /naarikavach_socket_connections_by_role\{role="officer"\} 0/)
