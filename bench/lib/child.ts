@@ -2,7 +2,7 @@
 // asked things by request id, tracked for cleanup, stopped with SIGTERM then SIGKILL. The child side
 // is `serveRequests` below.
 import { fork, type ChildProcess } from 'node:child_process'
-import { track, untrack } from './cleanup.ts'
+import { stopChild, track, untrack } from './cleanup.ts'
 
 interface Reply {
   id: number
@@ -73,13 +73,8 @@ export class BenchChild {
     })
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
+  stop(): Promise<void> {
+    return stopChild(this.child, 10_000)
   }
 }
 

@@ -51,3 +51,14 @@ export function installCleanup(limitMs: number): () => void {
   watchdog.unref()
   return () => clearTimeout(watchdog)
 }
+
+/** SIGTERM (graceful), then SIGKILL if it has not exited after `killAfterMs`; resolves once it exited. */
+export async function stopChild(child: ChildProcess, killAfterMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+  await exited
+  clearTimeout(timer)
+}
+

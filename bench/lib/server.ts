@@ -9,7 +9,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { track, trackDir, untrack } from './cleanup.ts'
+import { stopChild, track, trackDir, untrack } from './cleanup.ts'
 import { delta, snapshot, type ProcDelta, type ProcSnapshot } from './proc.ts'
 import { sleep } from './stats.ts'
 
@@ -319,14 +319,7 @@ export class BenchServer {
   /** SIGTERM (graceful: a CPU profile is written on exit), SIGKILL after 20 s. Returns the profiles written. */
   async stop(): Promise<string[]> {
     await Promise.all(
-      this.procs.map(async (p) => {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) return
-        const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()))
-        p.child.kill('SIGTERM')
-        const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000)
-        await exited
-        clearTimeout(timer)
-      }),
+      this.procs.map((p) => stopChild(p.child, 20_000)),
     )
     this.procs = []
     await this.dropRedisKeys()
