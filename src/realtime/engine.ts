@@ -151,12 +151,14 @@ function uwsEngine(uws: UwsModule, opts: EngineOptions): { io: RealtimeServer; h
 
 type AdapterMethods = Pick<Adapter, 'addAll' | 'del' | 'broadcast'>
 interface AdapterSocket {
+  id: string
   conn: { id: string; transport: { name: string; socket: { subscribe(topic: string): void; unsubscribe(topic: string): void } }; once(event: 'upgrade', fn: () => void): void }
   client: { writeToEngine(packets: unknown[], opts: Record<string, unknown>): void }
 }
 interface AdapterThis {
   nsp: { name: string; server: unknown; sockets: Map<string, AdapterSocket>; _preConnectSockets: Map<string, AdapterSocket> }
   sids: Map<string, Set<string>>
+  rooms: Map<string, Set<string>>
   encoder: { encode(packet: unknown): Array<string | Uint8Array> }
   apply(opts: unknown, fn: (socket: AdapterSocket) => void): void
 }
@@ -198,16 +200,31 @@ const roomTopics = (() => {
     },
     broadcast(this: AdapterThis, packet: { nsp?: string }, opts: { rooms: Set<string>; except: Set<string>; flags?: Record<string, unknown> }) {
       const app = apps.get(this.nsp.server as object)
-      if (!app || opts.rooms.size > 1 || opts.except.size > 0) return pristine.broadcast.call(this as unknown as Adapter, packet as never, opts as never)
+      if (!app || opts.except.size > 0) return pristine.broadcast.call(this as unknown as Adapter, packet as never, opts as never)
       packet.nsp = this.nsp.name
       const encoded = this.encoder.encode(packet)
-      const topic = opts.rooms.size === 0 ? this.nsp.name : `${this.nsp.name}${SEPARATOR}${opts.rooms.values().next().value as string}`
+      const flags = opts.flags ?? {}
+      const writeOne = (socket: AdapterSocket) => socket.client.writeToEngine(encoded, { preEncoded: true, volatile: flags.volatile, compress: flags.compress })
+      // Several rooms (an SOS change goes to sos_channel, the SOS's room and its unit's room): publish to
+      // the biggest one, whose WebSocket subscribers then cost no JavaScript, and write to the few sockets
+      // of the others that are not in it one by one, so every socket still gets the packet exactly once.
+      // uWS sends a socket's pending published frames before a direct send, so their order holds.
+      let topicRoom: string | undefined
+      let topicMembers: Set<string> | undefined
+      for (const room of opts.rooms) {
+        const members = this.rooms.get(room)
+        if (topicRoom === undefined || (members?.size ?? 0) > (topicMembers?.size ?? 0)) {
+          topicRoom = room
+          topicMembers = members
+        }
+      }
+      const topic = topicRoom === undefined ? this.nsp.name : `${this.nsp.name}${SEPARATOR}${topicRoom}`
       // "4" is Engine.IO's message type; uWS frames it for every subscribed WebSocket at once.
       for (const frame of encoded) app.publish(topic, typeof frame === 'string' ? `4${frame}` : frame, typeof frame !== 'string')
-      const flags = opts.flags ?? {}
-      // Long-polling sockets have no topic: their packets are queued one by one, as usual.
       this.apply(opts, (socket) => {
-        if (socket.conn.transport.name !== 'websocket') socket.client.writeToEngine(encoded, { preEncoded: true, volatile: flags.volatile, compress: flags.compress })
+        // Long-polling sockets have no topic: their packets are queued one by one, as usual.
+        const published = socket.conn.transport.name === 'websocket' && (topicRoom === undefined || topicMembers?.has(socket.id) === true)
+        if (!published) writeOne(socket)
       })
     },
   } as unknown as AdapterMethods

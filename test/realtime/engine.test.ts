@@ -112,6 +112,46 @@ for (const engine of ENGINES) {
   })
 }
 
+for (const engine of ENGINES) {
+  test(`${engine}: an event for several rooms reaches each socket in any of them once, in order, whatever its transport`, async (t) => {
+    const { app, socketUrl } = await buildTestApp(t, { realtimeEngine: engine })
+    const [dispatcher, officer, other] = [await createUser(app, 'dispatcher'), await createUser(app, 'officer', 'UNIT001'), await createUser(app, 'officer', 'UNIT002')]
+    const sos = await createSos(app)
+    const seen = async (name: string, socket: Awaited<ReturnType<typeof connect>>, joins: Array<[string, unknown]>) => {
+      for (const [event, payload] of joins) assert.equal((await emitAck(socket, event, payload)).ok, true, `${name} ${event}`)
+      return collect<{ sos_id: number; seq: number; kind: string }>(socket, 'sos_updated')
+    }
+    const pollingDashboard = io(socketUrl, { transports: ['polling'], forceNew: true, reconnection: false, auth: { token: dispatcher.token } })
+    t.after(() => pollingDashboard.disconnect())
+    await next(pollingDashboard, 'connection_established')
+    const sockets = {
+      // sos_channel only, on each transport; sos_channel and the SOS room; the SOS room only; each unit's room only.
+      dashboard: await seen('dashboard', await connect(t, socketUrl, dispatcher.token), [['join_sos_channel', {}]]),
+      pollingDashboard: await seen('polling dashboard', pollingDashboard, [['join_sos_channel', {}]]),
+      bothRooms: await seen('both rooms', await connect(t, socketUrl, dispatcher.token), [['join_sos_channel', {}], ['join_sos_room', { room_id: sos.room_id }]]),
+      victim: await seen('victim', await connect(t, socketUrl), [['join_sos_room', { room_id: sos.room_id, sos_token: sos.sos_token }]]),
+      firstUnit: await seen('first unit', await connect(t, socketUrl, officer.token), [['join_officer_room', { unit_number: 'UNIT001' }]]),
+      secondUnit: await seen('second unit', await connect(t, socketUrl, other.token), [['join_officer_room', { unit_number: 'UNIT002' }]]),
+    }
+    const step = async (url: string, payload: object) => {
+      const res = await app.inject({ method: 'POST', url, headers: { authorization: `Token ${dispatcher.token}` }, payload })
+      assert.ok(res.statusCode < 300, `${url}: ${res.statusCode} ${res.body}`)
+    }
+    await step(`/api/sos/${sos.sos_id}/acknowledge/`, {}) // sos_channel + the SOS room
+    await step('/api/assign-officer/', { sos_request: sos.sos_id, officer_name: 'SI Rao', unit_number: 'UNIT001' }) // + UNIT001
+    await step('/api/assign-officer/', { sos_request: sos.sos_id, officer_name: 'SI Meera', unit_number: 'UNIT002' }) // + UNIT002, and UNIT001 (taken off)
+    await settle(400)
+    const kinds = (events: Array<{ seq: number; kind: string }>) => events.map((e) => `${e.seq}:${e.kind}`)
+    const all = ['2:acknowledged', '3:assigned', '4:assigned']
+    assert.deepEqual(kinds(sockets.dashboard), all)
+    assert.deepEqual(kinds(sockets.pollingDashboard), all, 'a long-polling socket has no uWS topic, and still gets each once')
+    assert.deepEqual(kinds(sockets.bothRooms), all, 'a socket in two of the rooms gets each event once')
+    assert.deepEqual(kinds(sockets.victim), all)
+    assert.deepEqual(kinds(sockets.firstUnit), ['3:assigned', '4:assigned'], 'the first unit: its assignment and the re-dispatch away from it')
+    assert.deepEqual(kinds(sockets.secondUnit), ['4:assigned'])
+  })
+}
+
 test('several servers in one process, on either engine, each deliver only to their own sockets (rooms as uWS topics per server)', async (t) => {
   const nodes = await Promise.all((['uws', 'ws', 'uws'] as const).map(async (engine) => {
     const node = await buildTestApp(t, { realtimeEngine: engine, sosCreateRateLimitPerMinute: 100_000 })
