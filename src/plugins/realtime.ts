@@ -10,7 +10,7 @@ import type { RealtimeEngine } from '../config.ts'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
 import { CLIENT_EVENTS, ROOMS, SERVER_EVENTS, type Ack, type ClientEventName, type SocketIdentity } from '../realtime/contract.ts'
 import { createEngine } from '../realtime/engine.ts'
-import { on, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
+import { handleEvent, type AppSocket, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
 import { REVOCATION_MESSAGES, type RealtimePublisher, type RealtimeServer } from '../realtime/publisher.ts'
 import type { RedisLink } from './redis.ts'
@@ -141,36 +141,37 @@ export default fp(
     const limiter = new FixedWindowLimiter(opts.eventsPerSecond, 1000)
     const refusals = new FixedWindowLimiter(opts.maxRefusedEventsPerMinute, 60_000)
     io.use(handshakeAuth(opts.verify))
+    // Created only when a socket has something to log: a child logger per socket is memory at 10,000+ sockets.
+    const socketLog = (socket: AppSocket) => app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
+    const handlers = new Map(CLIENT_EVENTS.flatMap((event) => (opts.handlers[event] ? [[event as string, opts.handlers[event]] as const] : [])))
     io.on('connection', (socket) => {
       ;(socket.conn as unknown as { request: unknown }).request = null // handshake copied; release it (~a few KB per socket)
       // Server-side rooms through which a logout, a password change or an account change reaches every
       // socket of that token or user, on every node (RealtimePublisher.revoke).
       if (socket.data.user && socket.data.tokenHash) void socket.join([ROOMS.user(socket.data.user.id), ROOMS.token(socket.data.tokenHash)])
-      const log = app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
       // Unknown, forged and over-the-rate events are refusals. A real client makes a few by mistake; one
       // that keeps making them is probing or flooding, and each refusal costs a reply: past the allowance
       // it is disconnected (it may reconnect, and its rooms replay from the database).
       const strike = () => {
         if (refusals.hit(socket.id) || !socket.connected) return
-        log.warn({ limit: opts.maxRefusedEventsPerMinute }, 'disconnecting a socket that keeps sending refused events')
+        socketLog(socket).warn({ limit: opts.maxRefusedEventsPerMinute }, 'disconnecting a socket that keeps sending refused events')
         socket.emit('error', { code: 'too_many_refused_events', message: 'Too many refused events; disconnecting.' })
         socket.disconnect(true)
       }
-      const allow = () => {
-        if (limiter.hit(socket.id)) return true
-        strike()
-        return false
-      }
-      for (const event of CLIENT_EVENTS) {
-        const handler = opts.handlers[event]
-        if (handler) on(socket, event, handler, log, allow, opts.onEventFailure)
-      }
+      // One listener for every event (Socket.IO passes the ack as the last argument), and the handlers
+      // looked up in one table shared by all sockets: no closure per event per socket.
       socket.onAny((event: string, ...args: unknown[]) => {
-        if ((CLIENT_EVENTS as string[]).includes(event)) return
+        const handler = handlers.get(event)
         const ack = args[args.length - 1]
         const answer = typeof ack === 'function' ? (ack as (response: Ack) => void) : undefined
         // Refused events count against the same per-second budget as accepted ones.
-        if (!allow()) {
+        const allowed = limiter.hit(socket.id)
+        if (!allowed) strike()
+        if (handler) {
+          void handleEvent(socket, event as ClientEventName, handler, args, { allowed, log: socketLog, onFailure: opts.onEventFailure })
+          return
+        }
+        if (!allowed) {
           answer?.({ ok: false, error: { code: 'throttled', message: 'Too many events; slow down.' } })
           return
         }
