@@ -214,9 +214,21 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       return child
     }
 
+    // The same for the publisher's per-broadcast figures (event names are the contract's few).
+    const emittedChildren = new Map<string, ReturnType<typeof emitted.labels>>()
+    const broadcastChildren = new Map<string, ReturnType<typeof broadcastSeconds.labels>>()
+    const byEvent = <C>(children: Map<string, C>, metric: { labels(labels: { event: string }): C }, event: string): C => {
+      let child = children.get(event)
+      if (!child) {
+        child = metric.labels({ event })
+        children.set(event, child)
+      }
+      return child
+    }
+
     const instruments: Instruments = {
-      eventEmitted: (event) => emitted.inc({ event }),
-      broadcastTimed: (event, seconds) => broadcastSeconds.observe({ event }, seconds),
+      eventEmitted: (event) => byEvent(emittedChildren, emitted, event).inc(),
+      broadcastTimed: (event, seconds) => byEvent(broadcastChildren, broadcastSeconds, event).observe(seconds),
       eventFailed: (event, code) => failed.inc({ event, code }),
       socketsRevoked: (reason) => revoked.inc({ reason }),
       dbQuery: (query) => queryChild(query.kind, query.ok).observe(query.durationMs / 1000),
