@@ -87,24 +87,31 @@ export class SosLocations {
     const withToken = withBodyToken(actor, payload)
     if (!actor.legacy && hasNoCredential(withToken)) throw errors.notAuthenticated()
 
-    const sos = await repo.findSosById(this.db, sosId!)
-    if (!sos) throw unknownSos(sosId)
-    if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
-
     const receivedAt = nowIso()
     const point = this.point(fix, receivedAt)
     const result = await this.writer.run(async (trx) => {
       // Touching the SOS first, conditioned on it being open, orders this write after any racing close
       // (and, on PostgreSQL, after any other write of this SOS: the row lock is held to the commit).
-      const updated = await repo.touchOpenSos(trx, sos.id, receivedAt)
-      if (!updated) throw closed()
-      const newest = await repo.newestLocation(trx, sos.id)
-      const location = await repo.insertLocation(trx, sos.id, point)
+      // The access check is made on the row it returns, inside the job: a refused caller's touch is
+      // rolled back with the job's savepoint (or transaction), so it changes nothing. One read of the SOS
+      // fewer than a check before the write, and on SQLite no wait for the connection outside the batch.
+      const updated = await repo.touchOpenSos(trx, sosId!, receivedAt)
+      if (!updated) {
+        // Missing, or closed: the same answers in the same order as before (400, then 401/403, then 409).
+        const sos = await repo.findSosById(trx, sosId!)
+        if (!sos) throw unknownSos(sosId)
+        if (!sosPolicy.contribute(withToken, sos)) throw refuse(withToken)
+        throw closed()
+      }
+      if (!sosPolicy.contribute(withToken, updated)) throw refuse(withToken)
       // A point stamped by the server is "now" and always goes out live: on several nodes (or writers) two
       // such points may commit in the other order than their stamps, and neither may be silently dropped.
-      // Only a phone-timed fix older than the newest stored one (an offline phone's backlog) stays quiet.
+      // Only a phone-timed fix older than the newest stored one (an offline phone's backlog) stays quiet,
+      // so only a phone-timed fix needs the newest stored point.
+      const newest = point.client_time === 1 ? await repo.newestLocation(trx, updated.id) : undefined
+      const location = await repo.insertLocation(trx, updated.id, point)
       if (location) return { updated, location, live: point.client_time === 0 || isNewer(location, newest), duplicate: false }
-      const stored = await repo.findClientTimedLocation(trx, sos.id, point.timestamp)
+      const stored = await repo.findClientTimedLocation(trx, updated.id, point.timestamp)
       if (!stored) throw new Error('a dropped location point has no stored twin')
       return { updated, location: stored, live: false, duplicate: true }
     })

@@ -1,6 +1,7 @@
 // The incident log: every change of an SOS as one event (global cursor + per-SOS seq), appended inside the
 // transaction of the change it records, read back by SOS, across all SOS (a resuming dashboard) and as an audit trail.
 import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely'
+import { prepared } from '../../db/prepared.ts'
 import type { Database, SosEventRow } from '../../db/schema.ts'
 import type { EventActor, LogEvent } from '../../realtime/contract.ts'
 import type { Actor } from './sos.policy.ts'
@@ -48,37 +49,51 @@ export function toEventDto(row: SosEventRow): LogEvent {
   }
 }
 
+const bumpSeq = prepared((db, sosId: number) => db.updateTable('sos_requests').set((eb) => ({ last_seq: eb('last_seq', '+', 1) })).where('id', '=', sosId).returning('last_seq'))
+
+const insertEvent = prepared((db, sosId: number, seq: number, kind: EventKind, actorKind: EventActor['kind'], actorUserId: EventActor['user_id'], actorRole: EventActor['role'], at: string, payload: string) =>
+  db
+    .insertInto('sos_events')
+    .values({ sos_request_id: sosId, seq, kind, actor_kind: actorKind, actor_user_id: actorUserId, actor_role: actorRole, created_at: at, payload })
+    .returningAll(),
+)
+
+/**
+ * PostgreSQL hands out identity values at insert, but concurrent transactions may commit in another
+ * order: a reader could see cursor 11 before 10 commits and skip 10 forever. A transaction-scoped
+ * advisory lock makes event appends (incident steps, not the location hot path) commit in cursor
+ * order. SQLite has one writer, so its ids already are commit order.
+ */
+async function orderAppends(trx: Db): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(trx)
+}
+
+async function insertEventRow(trx: Db, sosId: number, seq: number, kind: EventKind, by: EventActor, at: string, data: Record<string, unknown>): Promise<SosEventRow> {
+  const [row] = await insertEvent(trx, sosId, seq, kind, by.kind, by.user_id, by.role, at, JSON.stringify(data))
+  if (!row) throw new Error('an event insert returned no row')
+  return row
+}
+
 /**
  * Appends one event to an SOS's log. Call it inside the writer transaction of the change: bumping
  * `last_seq` takes the SOS row's lock (PostgreSQL) or runs inside the one writer (SQLite), so seq numbers
  * are gapless per SOS and the event commits (or rolls back) with the change it describes.
  */
 export async function appendEvent(trx: Db, sosId: number, kind: EventKind, by: EventActor, at: string, data: Record<string, unknown> = {}): Promise<SosEventRow> {
-  // PostgreSQL hands out identity values at insert, but concurrent transactions may commit in another
-  // order: a reader could see cursor 11 before 10 commits and skip 10 forever. A transaction-scoped
-  // advisory lock makes event appends (incident steps, not the location hot path) commit in cursor
-  // order. SQLite has one writer, so its ids already are commit order.
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`select pg_advisory_xact_lock(${EVENT_LOG_LOCK})`.execute(trx)
-  const bumped = await trx
-    .updateTable('sos_requests')
-    .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
-    .where('id', '=', sosId)
-    .returning('last_seq')
-    .executeTakeFirstOrThrow()
-  return trx
-    .insertInto('sos_events')
-    .values({
-      sos_request_id: sosId,
-      seq: bumped.last_seq,
-      kind,
-      actor_kind: by.kind,
-      actor_user_id: by.user_id,
-      actor_role: by.role,
-      created_at: at,
-      payload: JSON.stringify(data),
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow()
+  await orderAppends(trx)
+  const [bumped] = await bumpSeq(trx, sosId)
+  if (!bumped) throw new Error(`no SOS ${sosId} to append an event to`)
+  return insertEventRow(trx, sosId, bumped.last_seq, kind, by, at, data)
+}
+
+/**
+ * The first event (seq 1) of an SOS inserted in the same transaction with `last_seq` already 1: what
+ * appendEvent would write, without the UPDATE (nobody else can see the new row before the commit).
+ */
+export async function appendFirstEvent(trx: Db, sos: { id: number; last_seq: number }, kind: EventKind, by: EventActor, at: string, data: Record<string, unknown> = {}): Promise<SosEventRow> {
+  if (sos.last_seq !== 1) throw new Error(`appendFirstEvent needs an SOS inserted with last_seq 1, got ${sos.last_seq}`)
+  await orderAppends(trx)
+  return insertEventRow(trx, sos.id, 1, kind, by, at, data)
 }
 
 /** One SOS's events after `afterSeq`, in order. */

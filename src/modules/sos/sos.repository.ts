@@ -9,8 +9,27 @@ import { OPEN_STATUSES } from './sos.lifecycle.ts'
 
 export { OPEN_STATUSES }
 
-export function insertSos(db: Db, sos: NewSos): Promise<SosRow> {
-  return db.insertInto('sos_requests').values(sos).returningAll().executeTakeFirstOrThrow()
+/** Every column an SOS is inserted with (all but the id): one fixed statement, prepared once. */
+const SOS_INSERT_COLUMNS = [
+  'user_id', 'name', 'sos_type', 'status', 'status_flag', 'acknowledged_flag', 'initial_latitude', 'initial_longitude', 'unit_number_dispatched',
+  'room_id', 'sos_token_hash', 'created_at', 'updated_at', 'outcome', 'resolution_note', 'cancel_reason', 'acknowledged_at', 'dispatched_at',
+  'accepted_at', 'arrived_at', 'closed_at', 'next_escalation_at', 'escalation_level', 'last_seq',
+] as const satisfies ReadonlyArray<keyof NewSos>
+
+/** A new SOS with every column given (the counters too), so that its INSERT is always the same statement. */
+export type NewSosRow = { [K in (typeof SOS_INSERT_COLUMNS)[number]]-?: Exclude<NewSos[K], undefined> }
+
+const insertSosRow = prepared((db, ...values: unknown[]) =>
+  db
+    .insertInto('sos_requests')
+    .values(Object.fromEntries(SOS_INSERT_COLUMNS.map((column, i) => [column, values[i]])) as unknown as NewSos)
+    .returningAll(),
+)
+
+export async function insertSos(db: Db, sos: NewSosRow): Promise<SosRow> {
+  const [row] = await insertSosRow(db, ...SOS_INSERT_COLUMNS.map((column) => sos[column]))
+  if (!row) throw new Error('an SOS insert returned no row')
+  return row
 }
 
 const sosById = prepared((db, id: number) => db.selectFrom('sos_requests').selectAll().where('id', '=', id))

@@ -19,7 +19,7 @@ import type { SosCreateExtension, SosCreateStep } from './sos.extensions.ts'
 import { claimFor, deriveSosToken, idempotencyConflict, newTokenSalt, readIdempotencyKey, type IdempotencyClaim, type IdempotencyInput } from './sos.idempotency.ts'
 import { SosCreateBudget, type SosCreateLimits } from './sos.limits.ts'
 import { SosLocations, type LocationRules, type PageMode } from './sos.locations.service.ts'
-import { appendEvent, eventActor, toEventDto } from './sos.log.ts'
+import { appendEvent, appendFirstEvent, eventActor, toEventDto } from './sos.log.ts'
 import { IncidentLog } from './sos.log.service.ts'
 import * as repo from './sos.repository.ts'
 import { hasNoCredential, sosPolicy, type Actor } from './sos.policy.ts'
@@ -169,8 +169,11 @@ export class SosService {
           arrived_at: null,
           closed_at: null,
           next_escalation_at: after(now, this.times.escalateAfterSeconds),
+          escalation_level: 0,
+          // Its first event is seq 1, written below without a second UPDATE of the new row.
+          last_seq: 1,
         })
-        const created = await appendEvent(trx, inserted.id, 'created', eventActor(actor), now, {
+        const created = await appendFirstEvent(trx, inserted, 'created', eventActor(actor), now, {
           name: inserted.name, sos_type: inserted.sos_type, latitude: inserted.initial_latitude, longitude: inserted.initial_longitude,
         })
         // In the same transaction as the SOS: a key exists exactly when its SOS does.
