@@ -201,37 +201,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       })
     }
 
-    // Several statements per request: observe through one labelled child per (kind, outcome), made once,
-    // instead of validating and hashing a labels object for every statement.
-    const queryChildren = new Map<string, ReturnType<typeof queries.labels>>()
-    const queryChild = (kind: string, ok: boolean) => {
-      const key = ok ? kind : `${kind}!`
-      let child = queryChildren.get(key)
-      if (!child) {
-        child = queries.labels({ kind, outcome: ok ? 'ok' : 'error' })
-        queryChildren.set(key, child)
-      }
-      return child
-    }
-
-    // The same for the publisher's per-broadcast figures (event names are the contract's few).
-    const emittedChildren = new Map<string, ReturnType<typeof emitted.labels>>()
-    const broadcastChildren = new Map<string, ReturnType<typeof broadcastSeconds.labels>>()
-    const byEvent = <C>(children: Map<string, C>, metric: { labels(labels: { event: string }): C }, event: string): C => {
-      let child = children.get(event)
-      if (!child) {
-        child = metric.labels({ event })
-        children.set(event, child)
-      }
-      return child
-    }
-
     const instruments: Instruments = {
-      eventEmitted: (event) => byEvent(emittedChildren, emitted, event).inc(),
-      broadcastTimed: (event, seconds) => byEvent(broadcastChildren, broadcastSeconds, event).observe(seconds),
+      eventEmitted: (event) => emitted.inc({ event }),
+      broadcastTimed: (event, seconds) => broadcastSeconds.observe({ event }, seconds),
       eventFailed: (event, code) => failed.inc({ event, code }),
       socketsRevoked: (reason) => revoked.inc({ reason }),
-      dbQuery: (query) => queryChild(query.kind, query.ok).observe(query.durationMs / 1000),
+      dbQuery: (query) => queries.observe({ kind: query.kind, outcome: query.ok ? 'ok' : 'error' }, query.durationMs / 1000),
       redisError: (connection) => redisErrors?.inc({ connection }),
       adapterPublishFailed: () => publishFailures?.inc(),
       escalated: (reason) => escalations.inc({ reason }),
@@ -245,26 +220,10 @@ export default fp(
     app.decorate('metrics', registry)
     app.decorate('instruments', instruments)
 
-    // Labelled children made once per (method, route, status) and per route: registered routes, methods
-    // and status codes are few, so these maps stay small, and a request costs no labels-object hashing.
-    const counters = new Map<string, ReturnType<typeof http.requests.labels>>()
-    const timers = new Map<string, ReturnType<typeof http.duration.labels>>()
-    app.addHook('onResponse', (request, reply, done) => {
+    app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched'
-      const key = `${request.method} ${reply.statusCode} ${route}`
-      let counter = counters.get(key)
-      if (!counter) {
-        counter = http.requests.labels({ method: request.method, route, status: reply.statusCode })
-        counters.set(key, counter)
-      }
-      counter.inc()
-      let timer = timers.get(route)
-      if (!timer) {
-        timer = http.duration.labels({ route })
-        timers.set(route, timer)
-      }
-      timer.observe(reply.elapsedTime / 1000)
-      done()
+      http.requests.inc({ method: request.method, route, status: reply.statusCode })
+      http.duration.observe({ route }, reply.elapsedTime / 1000)
     })
 
     app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
