@@ -10,7 +10,7 @@ import type { RealtimeEngine } from '../config.ts'
 import { FixedWindowLimiter } from '../lib/rate-window.ts'
 import { CLIENT_EVENTS, ROOMS, SERVER_EVENTS, type Ack, type ClientEventName, type SocketIdentity } from '../realtime/contract.ts'
 import { createEngine } from '../realtime/engine.ts'
-import { handleEvent, type AppSocket, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
+import { handleEvent, throttled, type AppSocket, type EventHandler, type FailureObserver } from '../realtime/handlers.ts'
 import { handshakeAuth, type TokenVerifier } from '../realtime/middleware.ts'
 import { REVOCATION_MESSAGES, type RealtimePublisher, type RealtimeServer } from '../realtime/publisher.ts'
 import type { RedisLink } from './redis.ts'
@@ -172,7 +172,7 @@ export default fp(
           return
         }
         if (!allowed) {
-          answer?.({ ok: false, error: { code: 'throttled', message: 'Too many events; slow down.' } })
+          answer?.({ ok: false, error: throttled().toSocketError() })
           return
         }
         const message = FORBIDDEN_EVENTS.has(event) ? `"${event}" is a server event; clients cannot emit it.` : `Unknown event "${String(event).slice(0, 50)}".`

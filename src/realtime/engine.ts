@@ -204,7 +204,6 @@ const roomTopics = (() => {
       packet.nsp = this.nsp.name
       const encoded = this.encoder.encode(packet)
       const flags = opts.flags ?? {}
-      const writeOne = (socket: AdapterSocket) => socket.client.writeToEngine(encoded, { preEncoded: true, volatile: flags.volatile, compress: flags.compress })
       // Several rooms (an SOS change goes to sos_channel, the SOS's room and its unit's room): publish to
       // the biggest one, whose WebSocket subscribers then cost no JavaScript, and write to the few sockets
       // of the others that are not in it one by one, so every socket still gets the packet exactly once.
@@ -224,7 +223,7 @@ const roomTopics = (() => {
       this.apply(opts, (socket) => {
         // Long-polling sockets have no topic: their packets are queued one by one, as usual.
         const published = socket.conn.transport.name === 'websocket' && (topicRoom === undefined || topicMembers?.has(socket.id) === true)
-        if (!published) writeOne(socket)
+        if (!published) socket.client.writeToEngine(encoded, { preEncoded: true, volatile: flags.volatile, compress: flags.compress })
       })
     },
   } as unknown as AdapterMethods

@@ -18,14 +18,12 @@ export interface HandlerLogger {
 /** The masked answer to a failure that is neither a refusal nor an outage (a bug). */
 export const internalError = () => new AppError(500, 'internal_error', 'A server error occurred.')
 
+/** The answer to an event over the socket's per-second budget, handled or not. */
+export const throttled = () => new AppError(429, 'throttled', 'Too many events; slow down.')
+
 /** Told about every event answered with an error (metrics, the outage log), with the error as thrown. */
 export type FailureObserver = (event: ClientEventName, answer: AppError, cause: unknown) => void
 
-/**
- * Runs `handler` for one client event with the contract's error and ack behaviour. Called from the one
- * catch-all listener a socket has (not one listener per event): at 10,000+ idle sockets, a dozen
- * closures per socket is a measurable share of each socket's memory.
- */
 export interface EventContext {
   /** Within the socket's event budget; when not, the event is answered `throttled` (429). */
   allowed: boolean
@@ -33,12 +31,17 @@ export interface EventContext {
   onFailure?: FailureObserver
 }
 
+/**
+ * Runs `handler` for one client event with the contract's error and ack behaviour. Called from the one
+ * catch-all listener a socket has (not one listener per event): at 10,000+ idle sockets, a dozen
+ * closures per socket is a measurable share of each socket's memory.
+ */
 export async function handleEvent(socket: AppSocket, event: ClientEventName, handler: EventHandler, args: unknown[], context: EventContext): Promise<void> {
   const { log, onFailure } = context
   // The ack, if any, is the last argument and a function; a payload may be missing.
   const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (response: Ack) => void) : undefined
   try {
-    if (!context.allowed) throw new AppError(429, 'throttled', 'Too many events; slow down.')
+    if (!context.allowed) throw throttled()
     const data = await handler(socket, args[0])
     ack?.({ ok: true, data: data ?? null })
   } catch (error) {
