@@ -149,7 +149,7 @@ function uwsEngine(uws: UwsModule, opts: EngineOptions): { io: RealtimeServer; h
   return { io, host }
 }
 
-type AdapterMethods = Pick<Adapter, 'addAll' | 'del' | 'broadcast'>
+type AdapterMethods = Pick<Adapter, 'addAll' | 'del' | 'delAll' | 'broadcast'>
 interface AdapterSocket {
   id: string
   conn: { id: string; transport: { name: string; socket: { subscribe(topic: string): void; unsubscribe(topic: string): void } }; once(event: 'upgrade', fn: () => void): void }
@@ -173,8 +173,17 @@ interface AdapterThis {
  */
 const roomTopics = (() => {
   const SEPARATOR = '\x1f' // Socket.IO's topic separator: `${namespace}\x1f${room}`
-  const pristine: AdapterMethods = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast }
+  const pristine: AdapterMethods = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, delAll: Adapter.prototype.delAll, broadcast: Adapter.prototype.broadcast }
   const apps = new WeakMap<object, UwsApp>()
+  // The sockets of each namespace still on long-polling: they have no topic, so a broadcast writes to
+  // them one by one. Kept as a set so that a broadcast to 10,000 WebSocket dashboards need not look at
+  // each of them to find the few polling ones (it did: ~10 ms of JavaScript per broadcast).
+  const pollingByAdapter = new WeakMap<AdapterThis, Set<string>>()
+  const pollingOf = (adapter: AdapterThis) => {
+    let polling = pollingByAdapter.get(adapter)
+    if (!polling) pollingByAdapter.set(adapter, (polling = new Set()))
+    return polling
+  }
   const socketOf = (adapter: AdapterThis, id: string) => adapter.nsp.sockets.get(id) ?? adapter.nsp._preConnectSockets.get(id)
   const subscribe = (adapter: AdapterThis, socket: AdapterSocket, isNew: boolean, rooms: Iterable<string>) => {
     const websocket = socket.conn.transport.socket
@@ -189,8 +198,14 @@ const roomTopics = (() => {
       const socket = socketOf(this, id)
       if (!socket) return
       if (socket.conn.transport.name === 'websocket') return subscribe(this, socket, isNew, rooms)
-      // Long-polling now: subscribe to every room it is in once it upgrades.
-      if (isNew) socket.conn.once('upgrade', () => subscribe(this, socket, true, this.sids.get(id) ?? []))
+      if (!isNew) return
+      // Long-polling now: written to directly until it upgrades, then subscribed to every room it is in.
+      pollingOf(this).add(id)
+      socket.conn.once('upgrade', () => {
+        // Gone meanwhile (delAll ran): nothing to subscribe, and it must not come back into the set.
+        if (!pollingOf(this).delete(id)) return
+        subscribe(this, socket, true, this.sids.get(id) ?? [])
+      })
     },
     del(this: AdapterThis, id: string, room: string) {
       pristine.del.call(this as unknown as Adapter, id, room)
@@ -198,12 +213,17 @@ const roomTopics = (() => {
       const socket = socketOf(this, id)
       if (socket?.conn.transport.name === 'websocket') socket.conn.transport.socket.unsubscribe(`${this.nsp.name}${SEPARATOR}${room}`)
     },
+    delAll(this: AdapterThis, id: string) {
+      pristine.delAll.call(this as unknown as Adapter, id)
+      pollingByAdapter.get(this)?.delete(id)
+    },
     broadcast(this: AdapterThis, packet: { nsp?: string }, opts: { rooms: Set<string>; except: Set<string>; flags?: Record<string, unknown> }) {
       const app = apps.get(this.nsp.server as object)
       if (!app || opts.except.size > 0) return pristine.broadcast.call(this as unknown as Adapter, packet as never, opts as never)
       packet.nsp = this.nsp.name
       const encoded = this.encoder.encode(packet)
       const flags = opts.flags ?? {}
+      const writeOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress }
       // Several rooms (an SOS change goes to sos_channel, the SOS's room and its unit's room): publish to
       // the biggest one, whose WebSocket subscribers then cost no JavaScript, and write to the few sockets
       // of the others that are not in it one by one, so every socket still gets the packet exactly once.
@@ -220,11 +240,29 @@ const roomTopics = (() => {
       const topic = topicRoom === undefined ? this.nsp.name : `${this.nsp.name}${SEPARATOR}${topicRoom}`
       // "4" is Engine.IO's message type; uWS frames it for every subscribed WebSocket at once.
       for (const frame of encoded) app.publish(topic, typeof frame === 'string' ? `4${frame}` : frame, typeof frame !== 'string')
-      this.apply(opts, (socket) => {
-        // Long-polling sockets have no topic: their packets are queued one by one, as usual.
-        const published = socket.conn.transport.name === 'websocket' && (topicRoom === undefined || topicMembers?.has(socket.id) === true)
-        if (!published) socket.client.writeToEngine(encoded, { preEncoded: true, volatile: flags.volatile, compress: flags.compress })
-      })
+      // Connected sockets only, as Socket.IO's own broadcast (a socket still in its middlewares gets nothing).
+      const write = (id: string) => this.nsp.sockets.get(id)?.client.writeToEngine(encoded, writeOptions)
+      const inAnyRoom = (id: string) => {
+        if (opts.rooms.size === 0) return true
+        const joined = this.sids.get(id)
+        if (!joined) return false
+        for (const room of opts.rooms) if (joined.has(room)) return true
+        return false
+      }
+      // Long-polling sockets have no topic: their packets are queued one by one, as usual.
+      const polling = pollingByAdapter.get(this)
+      if (polling) for (const id of polling) if (inAnyRoom(id)) write(id)
+      if (opts.rooms.size < 2) return
+      // WebSocket members of the other rooms that the topic did not reach, each once.
+      const written = new Set<string>()
+      for (const room of opts.rooms) {
+        if (room === topicRoom) continue
+        for (const id of this.rooms.get(room) ?? []) {
+          if (topicMembers?.has(id) || polling?.has(id) || written.has(id)) continue
+          written.add(id)
+          write(id)
+        }
+      }
     },
   } as unknown as AdapterMethods
   const install = () => Object.assign(Adapter.prototype, patched)

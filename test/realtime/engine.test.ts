@@ -124,7 +124,22 @@ for (const engine of ENGINES) {
     const pollingDashboard = io(socketUrl, { transports: ['polling'], forceNew: true, reconnection: false, auth: { token: dispatcher.token } })
     t.after(() => pollingDashboard.disconnect())
     await next(pollingDashboard, 'connection_established')
+    // Joins while still on long-polling (the client upgrades right after connecting), then upgrades: it
+    // must leave the server's set of polling sockets for the room's topic, and get nothing twice.
+    const upgrading = io(socketUrl, { forceNew: true, reconnection: false, auth: { token: dispatcher.token } })
+    t.after(() => upgrading.disconnect())
+    const upgraded = new Promise<void>((resolve) => upgrading.io.engine.once('upgrade', () => resolve()))
+    await next(upgrading, 'connection_established')
+    const upgradingNewSos = collect<{ sos_id: number }>(upgrading, 'new_sos')
+    const upgradingEvents = await seen('upgrading dashboard', upgrading, [['join_sos_channel', {}]])
+    await upgraded
+    // A polling dashboard that left: broadcasts go on without it.
+    const leaving = io(socketUrl, { transports: ['polling'], forceNew: true, reconnection: false, auth: { token: dispatcher.token } })
+    await next(leaving, 'connection_established')
+    assert.equal((await emitAck(leaving, 'join_sos_channel', {})).ok, true)
+    leaving.disconnect()
     const sockets = {
+      upgrading: upgradingEvents,
       // sos_channel only, on each transport; sos_channel and the SOS room; the SOS room only; each unit's room only.
       dashboard: await seen('dashboard', await connect(t, socketUrl, dispatcher.token), [['join_sos_channel', {}]]),
       pollingDashboard: await seen('polling dashboard', pollingDashboard, [['join_sos_channel', {}]]),
@@ -149,6 +164,13 @@ for (const engine of ENGINES) {
     assert.deepEqual(kinds(sockets.victim), all)
     assert.deepEqual(kinds(sockets.firstUnit), ['3:assigned', '4:assigned'], 'the first unit: its assignment and the re-dispatch away from it')
     assert.deepEqual(kinds(sockets.secondUnit), ['4:assigned'])
+    assert.deepEqual(kinds(sockets.upgrading), all, 'a socket that joined on polling and upgraded gets each event once')
+    // One room (new_sos to sos_channel): the topic for WebSockets, direct writes for the polling socket only.
+    const pollingNewSos = collect<{ sos_id: number }>(pollingDashboard, 'new_sos')
+    const fresh = await createSos(app)
+    await settle(400)
+    assert.deepEqual(upgradingNewSos.map((e) => e.sos_id), [fresh.sos_id], 'the upgraded socket gets new_sos once, through the topic')
+    assert.deepEqual(pollingNewSos.map((e) => e.sos_id), [fresh.sos_id], 'the polling socket gets new_sos once')
   })
 }
 
