@@ -10,7 +10,7 @@ import { runConnect } from './scenarios/connect.ts'
 import { runCreate } from './scenarios/create.ts'
 import { runFanout } from './scenarios/fanout.ts'
 import { runLimits, type Engine } from './scenarios/limits.ts'
-import { runTrack } from './scenarios/track.ts'
+import { runTrack, type TrackVia } from './scenarios/track.ts'
 import { runWorkers } from './scenarios/workers.ts'
 
 const USAGE = `Usage: npm run bench -- <scenario> [options]
@@ -24,6 +24,9 @@ Scenarios (each starts its own server on 127.0.0.1 and stops it at the end):
   track     K open SOS with SOS-room, unit-room and tracking subscribers; location updates at R/s
             --sos 100  --rate 1000 (0 = closed loop at --connections)  --duration 10  --connections 64
             --receivers client|lean (default client)
+            --via http|socket|batch (default http): POST /api/update-location/, an update_location
+            emit from one phone socket per SOS, or an offline phone's batch of --batch fixes (default 50)
+            per POST /api/sos/{id}/locations/ (--rate then counts batch requests)
   connect   N idle sockets: connect time, RSS per socket, reconnect storm
             --sockets 2000  --idle 10  --auth  --per-process 5000  --storm-timeout 60
             --staff K (K of them are dashboards in sos_channel)  --storm-rate R (SOS/s during the storm)
@@ -61,6 +64,12 @@ Environment: DATABASE_URL=postgres://… and REDIS_URL=redis://… are passed to
 temporary SQLite file, in-memory adapter).`
 
 const LIMITS = { sockets: 60_000, rate: 200_000, duration: 600, connections: 2048, sos: 10_000 }
+
+function viaOf(value: unknown): TrackVia {
+  if (value === undefined) return 'http'
+  if (value !== 'http' && value !== 'socket' && value !== 'batch') throw new Error('--via must be http, socket or batch')
+  return value
+}
 
 function num(values: Record<string, unknown>, name: string, fallback: number, max: number, min = 0): number {
   const raw = values[name]
@@ -101,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
       receivers: { type: 'string' },
       engine: { type: 'string' },
       broadcasts: { type: 'string' },
+      via: { type: 'string' },
+      batch: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -141,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
       case 'fanout':
         return [await runFanout(common, { sockets: num(values, 'sockets', 1000, LIMITS.sockets, 1), rate: num(values, 'rate', 5, 1000, 0.1), durationS: duration, connectConcurrency: cc, receivers: receivers('lean') })]
       case 'track':
-        return [await runTrack(common, { sos: num(values, 'sos', 100, LIMITS.sos, 1), rate: num(values, 'rate', 1000, LIMITS.rate, 0), durationS: duration, connections: num(values, 'connections', 64, LIMITS.connections, 1), connectConcurrency: cc, receivers: receivers('client') })]
+        return [await runTrack(common, { sos: num(values, 'sos', 100, LIMITS.sos, 1), rate: num(values, 'rate', 1000, LIMITS.rate, 0), durationS: duration, connections: num(values, 'connections', 64, LIMITS.connections, 1), connectConcurrency: cc, receivers: receivers('client'), via: viaOf(values.via), batch: num(values, 'batch', 50, 500, 1) })]
       case 'connect':
         return [
           await runConnect(common, {
@@ -265,6 +276,8 @@ async function smoke(common: CommonOptions): Promise<ScenarioReport[]> {
     // fanout with lean receivers runs inside limits below; here with socket.io-client receivers.
     ['fanout', () => runFanout(common, { sockets: 20, rate: 5, durationS: 1, connectConcurrency: 10, receivers: 'client' })],
     ['track', () => runTrack(common, { sos: 4, rate: 100, durationS: 2, connections: 8, connectConcurrency: 10 })],
+    ['track --via socket', () => runTrack(common, { sos: 4, rate: 100, durationS: 2, connections: 8, connectConcurrency: 10, via: 'socket' })],
+    ['track --via batch', () => runTrack(common, { sos: 4, rate: 20, durationS: 2, connections: 8, connectConcurrency: 10, via: 'batch', batch: 10 })],
     ['connect', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: true, staff: 10, stormRate: 20 })],
     ['connect (lean receivers)', () => runConnect({ ...common, clientProcs: 2 }, { sockets: 40, connectConcurrency: 10, idleS: 1, auth: true, perProcess: 20, stormTimeoutS: 30, spreadSources: false, staff: 10, stormRate: 20, receivers: 'lean' })],
     [

@@ -48,7 +48,7 @@ export function defaultProfDir(): string {
 let serverStarts = 0
 
 /** Starts the scenario's own server(s); refuses a multi-process run whose socket events could not cross processes. */
-export async function startServer(common: CommonOptions, needsFanout: boolean): Promise<BenchServer> {
+export async function startServer(common: CommonOptions, needsFanout: boolean, env: Record<string, string> = {}): Promise<BenchServer> {
   if (common.workers > 1 && needsFanout && !process.env.REDIS_URL) {
     throw new Error('--workers > 1 needs REDIS_URL for this scenario: without the Redis adapter an event reaches only the sockets of the process that produced it')
   }
@@ -59,7 +59,7 @@ export async function startServer(common: CommonOptions, needsFanout: boolean): 
   const profDir = path.join(common.profDir, `run-${++serverStarts}`)
   if (common.cpuProf) fs.mkdirSync(profDir, { recursive: true })
   if (common.listenBacklog) console.log(`EXPERIMENT: the server is bench/lib/serve-backlog.ts (the same app) with listen backlog ${common.listenBacklog}, not \`naarikavach serve\``)
-  const server = new BenchServer({ workers: common.workers, cluster: common.cluster, freshDatabase: common.freshDatabase, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog, env: common.engine ? { REALTIME_ENGINE: common.engine } : undefined })
+  const server = new BenchServer({ workers: common.workers, cluster: common.cluster, freshDatabase: common.freshDatabase, cpuProf: common.cpuProf, profDir, nofile: common.nofile, listenBacklog: common.listenBacklog, env: { ...(common.engine ? { REALTIME_ENGINE: common.engine } : {}), ...env } })
   await server.init()
   return server
 }

@@ -180,14 +180,19 @@ export class HttpPool {
   }
 }
 
-export interface OpenLoopOptions {
-  pool: HttpPool
+/** What the loops send through: HttpPool, or anything answering a spec the same way (bench/lib/socket-sender.ts). */
+export interface Requester<S> {
+  request(spec: S, intendedUs?: number): Promise<HttpResult>
+}
+
+export interface OpenLoopOptions<S = RequestSpec> {
+  pool: Requester<S>
   /** Requests per second, evenly spaced (not bursts). */
   rate: number
   durationMs: number
   /** Hard cap on the number of requests, whatever the rate and duration. */
   maxRequests: number
-  make(seq: number): RequestSpec
+  make(seq: number): S
   onResult(seq: number, result: HttpResult): void
   /** How long to wait for the last answers after the sending stops. */
   drainMs?: number
@@ -210,7 +215,7 @@ export interface OpenLoopResult {
   lag: Samples
 }
 
-export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
+export async function openLoop<S>(opts: OpenLoopOptions<S>): Promise<OpenLoopResult> {
   const intervalUs = 1e6 / opts.rate
   const total = Math.max(1, Math.min(opts.maxRequests, Math.round((opts.durationMs / 1000) * opts.rate)))
   const latency = new Samples()
@@ -266,7 +271,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
  * until `durationMs` or `maxRequests`. Finds the most the server accepts; latency here includes no queueing
  * in the client. Same result shape as openLoop (lag is always ~0).
  */
-export async function closedLoop(opts: Omit<OpenLoopOptions, 'rate'> & { concurrency: number }): Promise<OpenLoopResult> {
+export async function closedLoop<S>(opts: Omit<OpenLoopOptions<S>, 'rate'> & { concurrency: number }): Promise<OpenLoopResult> {
   const latency = new Samples()
   const lag = new Samples()
   const statuses: Record<string, number> = {}

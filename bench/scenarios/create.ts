@@ -5,7 +5,7 @@ import autocannon from 'autocannon'
 import { sql } from 'kysely'
 import { openDatabase } from '../../src/db/dialect.ts'
 import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
-import { HttpPool, openLoop } from '../lib/http-load.ts'
+import { HttpPool, openLoop, type RequestSpec } from '../lib/http-load.ts'
 import { Samples, nowUs, round, sleep } from '../lib/stats.ts'
 
 export interface CreateOptions {
@@ -49,7 +49,7 @@ export async function runCreate(common: CommonOptions, opts: CreateOptions): Pro
       const pool = new HttpPool(server.apiUrls, opts.connections)
       await pool.open()
       const bodies = Array.from({ length: 1000 }, (_, i) => createBody(runName, i))
-      const r = await openLoop({
+      const r = await openLoop<RequestSpec>({
         pool,
         rate: opts.rate,
         durationMs: opts.durationS * 1000,

@@ -5,7 +5,7 @@
 // measured is the server, not socket.io-client parsing 10,000 copies of every event.
 import crypto from 'node:crypto'
 import { createBody, fmtInt, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
-import { HttpPool, openLoop } from '../lib/http-load.ts'
+import { HttpPool, openLoop, type RequestSpec } from '../lib/http-load.ts'
 import { mb } from '../lib/proc.ts'
 import { histogramDelta, readHistogram, summarizeHistogram, type HistogramScrape, type HistogramSummary } from '../lib/prom.ts'
 import type { ReceiverKind } from '../lib/receiver.ts'
@@ -64,7 +64,7 @@ export async function runFanout(common: CommonOptions, opts: FanoutOptions): Pro
     const clients0 = await pool.usage()
     const before = server.snapshots()
     const started = nowUs()
-    const r = await openLoop({
+    const r = await openLoop<RequestSpec>({
       pool: http,
       rate: opts.rate,
       durationMs: opts.durationS * 1000,

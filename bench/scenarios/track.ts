@@ -1,12 +1,16 @@
 // `track`: K open SOS, each with a subscriber in its SOS room (sos_token) and one in its unit's room, plus
-// one location_tracking_channel subscriber; location updates at R/s over HTTP (X-SOS-Token). Reports
-// accepted/s, request latency, latency to each of the three rooms and the delivery ratio per room.
+// one location_tracking_channel subscriber; location updates at R/s, each sent as the victim's phone sends
+// it (--via): `http` POST /api/update-location/ with X-SOS-Token, `socket` an `update_location` emit with
+// the sos_token from one phone socket per SOS, or `batch` an offline phone's buffer of B fixes per
+// POST /api/sos/{id}/locations/. Reports accepted/s, request latency, latency to each of the three rooms
+// and the delivery ratio per room.
 import { sql } from 'kysely'
 import { openDatabase } from '../../src/db/dialect.ts'
 import { createBody, fmtInt, latitudeOf, MAX_SEQ, perSecond, printLatency, printLoopDelay, printUsage, serverUsage, startServer, stopServer, serverNote, type CommonOptions, type ScenarioReport } from '../lib/common.ts'
-import { closedLoop, HttpPool, openLoop, type HttpResult, type RequestSpec } from '../lib/http-load.ts'
+import { closedLoop, HttpPool, openLoop, type HttpResult, type RequestSpec, type Requester } from '../lib/http-load.ts'
 import type { ReceiverKind } from '../lib/receiver.ts'
 import { SocketPool } from '../lib/socket-pool.ts'
+import { SocketSender, type SocketUpdate } from '../lib/socket-sender.ts'
 import { Samples, nowUs, round, sleep, waitFor } from '../lib/stats.ts'
 
 export interface TrackOptions {
@@ -17,7 +21,13 @@ export interface TrackOptions {
   connectConcurrency: number
   /** `client` (default): socket.io-client subscribers; `lean`: raw-WebSocket receivers (bench/lib/lean-receiver.ts). */
   receivers?: Exclude<ReceiverKind, 'raw'>
+  /** How each update is sent (default `http`). */
+  via?: TrackVia
+  /** `batch` only: fixes per request (default 50). */
+  batch?: number
 }
+
+export type TrackVia = 'http' | 'socket' | 'batch'
 
 interface OpenSos {
   id: number
@@ -30,15 +40,22 @@ const ROOM_NAMES = ['SOS room (location_history)', 'unit room (unit_location_upd
 
 export async function runTrack(common: CommonOptions, opts: TrackOptions): Promise<ScenarioReport> {
   const report: ScenarioReport = { scenario: 'track', problems: [], warnings: [], results: {} }
-  const server = await startServer(common, true)
+  const via = opts.via ?? 'http'
+  // A fix per request, or a batch's B fixes: every figure below counts fixes (points), requests apart.
+  const perRequest = via === 'batch' ? Math.max(1, opts.batch ?? 50) : 1
+  // The phone sockets carry the updates of many phones each (a real phone sends about one a second):
+  // the per-socket event limit would refuse them, as it should refuse one phone sending thousands.
+  const server = await startServer(common, true, via === 'socket' ? { SOCKET_EVENTS_PER_SECOND: '100000' } : {})
   let pool: SocketPool | undefined
   let http: HttpPool | undefined
+  let phones: SocketSender | undefined
   try {
     const staff = await server.createUser('dispatcher')
     await server.start()
     const engine = await server.realtimeEngine()
     const K = opts.sos
-    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; updates ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s over ${opts.connections} connections; ${opts.receivers ?? 'client'} receivers; ${serverNote(common)}, realtime engine in use: ${engine}; ${server.dialect}`)
+    const sentVia = via === 'http' ? `over ${opts.connections} connections` : via === 'socket' ? `as update_location emits from ${K} phone sockets${opts.rate > 0 ? '' : `, ${opts.connections} in flight`}` : `in batches of ${perRequest} fixes over ${opts.connections} connections`
+    console.log(`track: ${K} open SOS, each with an SOS-room and a unit-room subscriber, + 1 tracking-channel subscriber; ${via === 'batch' ? 'batch requests' : 'updates'} ${opts.rate > 0 ? `at ${fmtInt(opts.rate)}/s` : 'closed loop'} for ${opts.durationS} s ${sentVia}; ${opts.receivers ?? 'client'} receivers; ${serverNote(common)}, realtime engine in use: ${engine}; ${server.dialect}`)
 
     http = new HttpPool(server.apiUrls, opts.connections)
     await http.open()
@@ -84,25 +101,46 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     await sleep(200)
 
     // Closed loop (--rate 0) has no planned count: cap it at what 200,000 req/s could send.
-    const total = Math.min(MAX_SEQ - 2 * K - 1, Math.ceil((opts.rate || 200_000) * opts.durationS))
+    const maxRequests = Math.floor(Math.min(MAX_SEQ - 2 * K - 1, Math.ceil((opts.rate || 200_000) * opts.durationS * perRequest)) / perRequest)
+    const total = maxRequests * perRequest
     const sentAt = new Float64Array(total).fill(-1)
+    // Batch fixes carry the phone's time: after the warm-up's (server-stamped) point, rising per SOS, so each
+    // is its SOS's newest and goes out live; batch b is SOS b % K's, its fixes base + (round × B + j) ms.
+    const baseMs = Date.now() + 1
+    const batchOf = (b: number): RequestSpec => {
+      const s = sos[b % K]
+      const round = Math.floor(b / K)
+      const fixes = Array.from({ length: perRequest }, (_, j) => {
+        const seq = b * perRequest + j
+        return `{"latitude":${latitudeOf(seq)},"longitude":77.5,"recorded_at":"${new Date(baseMs + round * perRequest + j).toISOString()}"}`
+      })
+      return { method: 'POST', path: `/api/sos/${s.id}/locations/`, headers: { 'x-sos-token': s.token }, body: `{"locations":[${fixes.join(',')}]}` }
+    }
+    if (via === 'socket') {
+      phones = new SocketSender(server.socketUrls, K)
+      await phones.open()
+    }
+    const emitOf = (seq: number): SocketUpdate => {
+      const s = sos[seq % K]
+      return { phone: seq % K, payload: { sos_request: s.id, latitude: latitudeOf(seq), longitude: 77.5, sos_token: s.token } }
+    }
     await server.loopDelay()
     const clients0 = await pool.usage()
     const before = server.snapshots()
     const clientCpu = process.cpuUsage()
     const started = nowUs()
     const onResult = (seq: number, res: HttpResult) => {
-      if (res.status === 201) sentAt[seq] = res.sentUs
+      if (res.status === 201) for (let j = 0; j < perRequest; j++) sentAt[seq * perRequest + j] = res.sentUs
     }
-    const r =
-      opts.rate > 0
-        ? await openLoop({ pool: http, rate: opts.rate, durationMs: opts.durationS * 1000, maxRequests: total, make: update, onResult })
-        : await closedLoop({ pool: http, concurrency: opts.connections, durationMs: opts.durationS * 1000, maxRequests: total, make: update, onResult })
-    const expectedPerRoom = r.ok2xx
+    const loop = { durationMs: opts.durationS * 1000, maxRequests, onResult }
+    const run = <S>(pool: Requester<S>, make: (seq: number) => S) =>
+      opts.rate > 0 ? openLoop({ ...loop, pool, rate: opts.rate, make }) : closedLoop({ ...loop, pool, concurrency: opts.connections, make })
+    const r = via === 'socket' ? await run(phones!, emitOf) : await run(http, via === 'batch' ? batchOf : update)
+    const expectedPerRoom = r.ok2xx * perRequest
     await waitFor(async () => (await pool!.count()).receipts >= 3 * expectedPerRoom, 15_000)
     const after = server.snapshots()
     report.profileWindow = { fromUs: started, toUs: nowUs() }
-    const loop = await server.loopDelay()
+    const loopDelay = await server.loopDelay()
     const cpu = process.cpuUsage(clientCpu)
     const wallS = (nowUs() - started) / 1e6
     const { parts, drops } = await pool.collect()
@@ -124,8 +162,8 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
           unmatched += 1
           continue
         }
-        // Socket k is SOS k's room subscriber, K + k its unit's, 2K the tracking channel's.
-        const k = seq % K
+        // Socket k is SOS k's room subscriber, K + k its unit's, 2K the tracking channel's (a batch's fixes are all its SOS's).
+        const k = Math.floor(seq / perRequest) % K
         const expectedSocket = code === 0 ? k : code === 1 ? K + k : 2 * K
         if (part.sock[i] !== expectedSocket) {
           misrouted += 1
@@ -142,7 +180,7 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
         all.add(ms)
       }
     }
-    const accepted = perSecond(r.ok2xx, r.spanSeconds)
+    const accepted = perSecond(r.ok2xx * perRequest, r.spanSeconds)
     const stored = await countLocations(server.databaseUrl, sos.map((s) => s.id))
     const httpS = r.latency.summary()
     const lag = r.lag.summary()
@@ -150,35 +188,40 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     const ratios = matched.map((m) => (expectedPerRoom > 0 ? m / expectedPerRoom : 0))
 
     console.log(`\nupdates sent ${fmtInt(r.sent)}, 2xx ${fmtInt(r.ok2xx)} (statuses ${JSON.stringify(r.statuses)}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${r.unanswered ? `, unanswered ${r.unanswered}` : ''})`)
-    console.log(`accepted ${fmtInt(accepted)} updates/s (${opts.rate > 0 ? `offered ${fmtInt(opts.rate)}/s` : `closed loop, ${opts.connections} in flight`}); pushed ${fmtInt(perSecond(matched[0] + matched[1] + matched[2], r.spanSeconds))} events/s to subscribers`)
-    console.log(`stored location rows for these SOS: ${fmtInt(stored)} (2xx incl. ${K} warm-up: ${fmtInt(r.ok2xx + K)})`)
+    const inRequests = perRequest > 1 ? ` in ${fmtInt(perSecond(r.ok2xx, r.spanSeconds))} batch requests/s of ${perRequest}` : ''
+    console.log(`accepted ${fmtInt(accepted)} updates/s${inRequests} (${opts.rate > 0 ? `offered ${fmtInt(opts.rate)} requests/s` : `closed loop, ${opts.connections} in flight`}); pushed ${fmtInt(perSecond(matched[0] + matched[1] + matched[2], r.spanSeconds))} events/s to subscribers`)
+    console.log(`stored location rows for these SOS: ${fmtInt(stored)} (accepted incl. ${K} warm-up: ${fmtInt(expectedPerRoom + K)})`)
     for (let c = 0; c < 3; c++) console.log(`delivery ${ROOM_NAMES[c]}: ${fmtInt(matched[c])}/${fmtInt(expectedPerRoom)} (ratio ${ratios[c].toFixed(6)})`)
     console.log(`duplicates ${duplicates}, misrouted ${misrouted}, unmatched ${unmatched}, unexpected socket drops ${drops}`)
+    const sent = via === 'socket' ? 'emit' : 'POST'
     printLatency('latency (ms)', [
-      ['POST update-location (HTTP)', httpS],
-      ['POST → SOS room', roomS[0]],
-      ['POST → unit room', roomS[1]],
-      ['POST → tracking channel', roomS[2]],
-      ['POST → any room (all)', all.summary()],
+      [via === 'http' ? 'POST update-location (HTTP)' : via === 'socket' ? 'emit update_location → ack' : `POST ${perRequest} fixes (HTTP)`, httpS],
+      [`${sent} → SOS room`, roomS[0]],
+      [`${sent} → unit room`, roomS[1]],
+      [`${sent} → tracking channel`, roomS[2]],
+      [`${sent} → any room (all)`, all.summary()],
     ])
     console.log(`sender lag behind schedule: p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`)
     console.log('')
     printUsage('server', usage, before)
-    printLoopDelay(loop)
+    printLoopDelay(loopDelay)
     const socketCpu = SocketPool.cpuPercent(clients0, clients, wallS)
     console.log(`load generator (this process): CPU ${Math.round(((cpu.user + cpu.system) / 1e6 / wallS) * 100)}% of one core; socket client processes: CPU ${socketCpu}%, ${clients.map((c) => `${c.rssMb} MB`).join(', ')} RSS`)
 
     if (r.ok2xx === 0) report.problems.push('no location update was accepted')
-    if (r.ok2xx < r.sent) report.problems.push(`${r.sent - r.ok2xx} update-location requests failed: ${JSON.stringify({ ...r.statuses, ...r.errors })}`)
+    if (r.ok2xx < r.sent) report.problems.push(`${r.sent - r.ok2xx} ${via === 'socket' ? 'update_location emits' : 'location requests'} failed: ${JSON.stringify({ ...r.statuses, ...r.errors })}`)
     if (matched.some((m) => m === 0)) report.problems.push(`a room received nothing (deliveries per room ${matched.join('/')})`)
     if (misrouted > 0) report.problems.push(`${misrouted} events reached a socket that was not subscribed to them`)
-    if (stored < r.ok2xx + K) report.problems.push(`only ${stored} location rows stored for ${r.ok2xx + K} 2xx answers`)
+    if (stored < expectedPerRoom + K) report.problems.push(`only ${stored} location rows stored for ${expectedPerRoom + K} accepted updates`)
     if (matched.some((m) => m < expectedPerRoom)) report.warnings.push(`missing deliveries per room: ${matched.map((m) => expectedPerRoom - m).join('/')}`)
     if (lag.p99 > 5) report.warnings.push(`the load generator fell behind its schedule (p99 lag ${lag.p99} ms): the rate was not really offered`)
     report.server = usage
-    report.loopDelay = loop
+    report.loopDelay = loopDelay
     report.results = {
       sos: K,
+      via,
+      perRequest,
+      requestsPerS: perSecond(r.ok2xx, r.spanSeconds),
       receivers: opts.receivers ?? 'client',
       engineRequested: common.engine ?? null,
       engine,
@@ -186,7 +229,7 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
       durationS: opts.durationS,
       connections: opts.connections,
       sent: r.sent,
-      accepted: r.ok2xx,
+      accepted: expectedPerRoom,
       acceptedPerS: accepted,
       stored,
       statuses: r.statuses,
@@ -207,6 +250,7 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     }
   } finally {
     http?.close()
+    phones?.close()
     await pool?.close()
     await stopServer(server, report)
   }
