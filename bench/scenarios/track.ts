@@ -92,9 +92,20 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
         body: `{"sos_request":${s.id},"latitude":${latitudeOf(seq)},"longitude":77.5}`,
       }
     }
+    // Batch fixes carry the phone's time, rising per SOS from an hour ago (a fast run never reaches the
+    // clock-skew limit) after a phone-timed warm-up point, so each is its SOS's newest and goes out live.
+    // Batch b is SOS b % K's; its fixes are at base + (round × B + j) ms.
+    const baseMs = Date.now() - 3_600_000
+    const fix = (seq: number, atMs: number) => `{"latitude":${latitudeOf(seq)},"longitude":77.5,"recorded_at":"${new Date(atMs).toISOString()}"}`
+    const fixes = (s: OpenSos, body: string[]): RequestSpec => ({ method: 'POST', path: `/api/sos/${s.id}/locations/`, headers: { 'x-sos-token': s.token }, body: `{"locations":[${body.join(',')}]}` })
+    const batchOf = (b: number): RequestSpec => {
+      const round = Math.floor(b / K)
+      return fixes(sos[b % K], Array.from({ length: perRequest }, (_, j) => fix(b * perRequest + j, baseMs + round * perRequest + j)))
+    }
     // Warm-up: one update per SOS all the way to its three rooms (sequence numbers far above the run's).
     const warmBase = MAX_SEQ - K - ((MAX_SEQ - K) % K)
-    const warm = await Promise.all(sos.map((_, k) => http!.request(update(warmBase + k))))
+    const warmUp = (k: number) => (via === 'batch' ? fixes(sos[k], [fix(warmBase + k, baseMs - 1)]) : update(warmBase + k))
+    const warm = await Promise.all(sos.map((_, k) => http!.request(warmUp(k))))
     if (warm.some((r) => r.status !== 201)) throw new Error(`warm-up update-location answered ${JSON.stringify(warm.map((r) => r.status).filter((s) => s !== 201).slice(0, 5))}`)
     await waitFor(async () => (await pool!.count()).receipts >= 3 * K, 10_000)
     await pool.reset()
@@ -104,18 +115,6 @@ export async function runTrack(common: CommonOptions, opts: TrackOptions): Promi
     const maxRequests = Math.floor(Math.min(MAX_SEQ - 2 * K - 1, Math.ceil((opts.rate || 200_000) * opts.durationS * perRequest)) / perRequest)
     const total = maxRequests * perRequest
     const sentAt = new Float64Array(total).fill(-1)
-    // Batch fixes carry the phone's time: after the warm-up's (server-stamped) point, rising per SOS, so each
-    // is its SOS's newest and goes out live; batch b is SOS b % K's, its fixes base + (round × B + j) ms.
-    const baseMs = Date.now() + 1
-    const batchOf = (b: number): RequestSpec => {
-      const s = sos[b % K]
-      const round = Math.floor(b / K)
-      const fixes = Array.from({ length: perRequest }, (_, j) => {
-        const seq = b * perRequest + j
-        return `{"latitude":${latitudeOf(seq)},"longitude":77.5,"recorded_at":"${new Date(baseMs + round * perRequest + j).toISOString()}"}`
-      })
-      return { method: 'POST', path: `/api/sos/${s.id}/locations/`, headers: { 'x-sos-token': s.token }, body: `{"locations":[${fixes.join(',')}]}` }
-    }
     if (via === 'socket') {
       phones = new SocketSender(server.socketUrls, K)
       await phones.open()

@@ -143,7 +143,8 @@ export default fp(
     io.use(handshakeAuth(opts.verify))
     // Created only when a socket has something to log: a child logger per socket is memory at 10,000+ sockets.
     const socketLog = (socket: AppSocket) => app.log.child({ sid: socket.id, user: socket.data.user?.id ?? null })
-    const handlers = new Map(CLIENT_EVENTS.flatMap((event) => (opts.handlers[event] ? [[event as string, opts.handlers[event]] as const] : [])))
+    const handlers = new Map<string, EventHandler>()
+    for (const event of CLIENT_EVENTS) if (opts.handlers[event]) handlers.set(event, opts.handlers[event])
     io.on('connection', (socket) => {
       ;(socket.conn as unknown as { request: unknown }).request = null // handshake copied; release it (~a few KB per socket)
       // Server-side rooms through which a logout, a password change or an account change reaches every

@@ -151,7 +151,6 @@ function uwsEngine(uws: UwsModule, opts: EngineOptions): { io: RealtimeServer; h
 
 type AdapterMethods = Pick<Adapter, 'addAll' | 'del' | 'delAll' | 'broadcast'>
 interface AdapterSocket {
-  id: string
   conn: { id: string; transport: { name: string; socket: { subscribe(topic: string): void; unsubscribe(topic: string): void } }; once(event: 'upgrade', fn: () => void): void }
   client: { writeToEngine(packets: unknown[], opts: Record<string, unknown>): void }
 }
@@ -160,7 +159,6 @@ interface AdapterThis {
   sids: Map<string, Set<string>>
   rooms: Map<string, Set<string>>
   encoder: { encode(packet: unknown): Array<string | Uint8Array> }
-  apply(opts: unknown, fn: (socket: AdapterSocket) => void): void
 }
 
 /**
